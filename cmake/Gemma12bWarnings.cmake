@@ -1,0 +1,11 @@
+# gemma12b_target_defaults(<target>): C++20, strict warnings (errors by default) for our own code.
+function(gemma12b_target_defaults target)
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow=local -Wnon-virtual-dtor
+                           -Wno-unused-parameter -Wno-missing-field-initializers)
+    if(GEMMA12B_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+endfunction()

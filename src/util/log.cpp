@@ -1,0 +1,39 @@
+#include "util/log.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+namespace gemma12b {
+namespace {
+
+struct SinkState {
+  LogSink sink = nullptr;
+  void* user_data = nullptr;
+};
+std::mutex g_mutex;
+SinkState g_sink;
+
+}  // namespace
+
+void set_log_sink(LogSink sink, void* user_data) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_sink = {sink, user_data};
+}
+
+void log_message(LogLevel level, std::string_view message) {
+  SinkState s;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    s = g_sink;
+  }
+  if (s.sink) {
+    s.sink(level, message, s.user_data);
+    return;
+  }
+  if (level >= LogLevel::kWarn) {
+    std::fprintf(stderr, "gemma12b: %.*s\n", static_cast<int>(message.size()), message.data());
+  }
+}
+
+}  // namespace gemma12b

@@ -1,0 +1,44 @@
+// A fixed pool of worker threads for data-parallel kernels: `parallel_for(n, fn)` splits [0, n)
+// into contiguous chunks, runs them on the workers plus the calling thread, and returns when all
+// are done. Threads are created once; no per-call thread creation or allocation.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace gemma12b {
+
+class ThreadPool {
+ public:
+  // n_threads counts the calling thread: 1 means no workers.
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int n_threads() const { return n_threads_; }
+
+  // fn(begin, end, thread_index) is called for disjoint chunks covering [0, n).
+  // Not reentrant: a kernel must not call parallel_for from inside fn.
+  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+
+ private:
+  void worker_loop(int index);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable start_cv_;
+  std::condition_variable done_cv_;
+  const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
+  int64_t job_n_ = 0;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace gemma12b
