@@ -4,6 +4,11 @@ function(gemma12b_target_defaults target)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow=local -Wnon-virtual-dtor
                            -Wno-unused-parameter -Wno-missing-field-initializers)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      # GCC 12 reports false -Wrestrict positives inside libstdc++'s string concatenation at -O3
+      # (GCC bug 105329).
+      target_compile_options(${target} PRIVATE -Wno-restrict)
+    endif()
     if(GEMMA12B_WERROR)
       target_compile_options(${target} PRIVATE -Werror)
     endif()

@@ -108,7 +108,7 @@ StatusOr<ModelConfig> config_from_gguf(const GgufFile& f) {
   for (int64_t i = 0; i < c.n_layers; ++i) c.layer_types[i] = pattern[i] ? LayerType::kSliding : LayerType::kFull;
   // KV heads: per-layer array (or a single value).
   const std::string kv_key = p + "attention.head_count_kv";
-  if (f.array_type_of(kv_key).has_value()) {
+  if (f.array_type_of(kv_key).ok()) {
     G12_ASSIGN_OR_RETURN(c.n_kv_heads, f.get_int_array(kv_key));
     if (static_cast<int64_t>(c.n_kv_heads.size()) != c.n_layers) {
       return InvalidArgument("%s has %d entries for %d layers", kv_key, c.n_kv_heads.size(), c.n_layers);

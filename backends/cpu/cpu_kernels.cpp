@@ -1,0 +1,346 @@
+#include "cpu/cpu_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/quant.h"
+
+#if defined(GEMMA12B_WITH_ONEDNN)
+#include <dnnl.h>
+#else
+#include <cblas.h>
+#endif
+
+namespace gemma12b::cpu {
+namespace {
+
+// Per-thread scratch so kernels do not allocate per row.
+thread_local std::vector<float> tls_a, tls_b;
+
+float* scratch(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Row r of t as f32: a direct pointer when t is f32, else converted into `tmp`.
+const float* row_f32(const TensorView& t, int64_t r, std::vector<float>& tmp) {
+  if (t.dtype == DType::kF32) return reinterpret_cast<const float*>(t.host_row(r));
+  float* out = scratch(tmp, t.row_len());
+  dequantize_row(t.dtype, t.host_row(r), out, t.row_len());
+  return out;
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  // Eight independent partial sums let the compiler vectorize without -ffast-math.
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void sgemm_nt(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const float* w,
+              float* out, int64_t ldo) {
+#if defined(GEMMA12B_WITH_ONEDNN)
+  // Row-major: out[M,N] = x[M,K] · w[N,K]^T.
+  dnnl_sgemm('N', 'T', M, N, K, 1.0f, x, ldx, w, K, 0.0f, out, ldo);
+#else
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, ldx, w, K, 0.0f, out, ldo);
+#endif
+}
+
+Status matmul(const Op& op, ThreadPool& pool) {
+  const TensorView &x = op.src[0], &w = op.src[1], &bias = op.src[2], &d = op.dst;
+  const int64_t M = x.n_rows(), N = w.dim(0), K = w.dim(1);
+  const bool contiguous = x.is_contiguous() && d.is_contiguous();
+  if (M >= 8 && contiguous) {
+    // Batched: convert weight panels to f32 (in parallel) and hand them to sgemm.
+    const auto* xs = reinterpret_cast<const float*>(x.host_data());
+    auto* out = reinterpret_cast<float*>(d.host_data());
+    const int64_t panel = std::max<int64_t>(16, std::min<int64_t>(N, (1 << 22) / std::max<int64_t>(K, 1)));
+    std::vector<float> wbuf(w.dtype == DType::kF32 ? 0 : panel * K);
+    for (int64_t n0 = 0; n0 < N; n0 += panel) {
+      const int64_t nn = std::min(panel, N - n0);
+      const float* wp;
+      if (w.dtype == DType::kF32 && w.is_contiguous()) {
+        wp = reinterpret_cast<const float*>(w.host_row(n0));
+      } else {
+        if (wbuf.empty()) wbuf.resize(panel * K);
+        pool.parallel_for(nn, [&](int64_t b, int64_t e, int) {
+          for (int64_t n = b; n < e; ++n) dequantize_row(w.dtype, w.host_row(n0 + n), &wbuf[n * K], K);
+        });
+        wp = wbuf.data();
+      }
+      sgemm_nt(M, nn, K, xs, K, wp, out + n0, N);
+    }
+  } else {
+    pool.parallel_for(N, [&](int64_t b, int64_t e, int) {
+      for (int64_t n = b; n < e; ++n) {
+        const float* wr = row_f32(w, n, tls_a);
+        for (int64_t m = 0; m < M; ++m) {
+          const float* xr = reinterpret_cast<const float*>(x.host_row(m));
+          reinterpret_cast<float*>(d.host_row(m))[n] = dot(xr, wr, K);
+        }
+      }
+    });
+  }
+  if (bias.valid()) {
+    const auto* bv = reinterpret_cast<const float*>(bias.host_data());
+    for (int64_t m = 0; m < M; ++m) {
+      float* o = reinterpret_cast<float*>(d.host_row(m));
+      for (int64_t n = 0; n < N; ++n) o[n] += bv[n];
+    }
+  }
+  return OkStatus();
+}
+
+std::vector<int32_t> read_i32(const TensorView& t) {
+  std::vector<int32_t> out;
+  out.reserve(t.numel());
+  for (int64_t r = 0; r < t.n_rows(); ++r) {
+    const auto* p = reinterpret_cast<const int32_t*>(t.host_row(r));
+    out.insert(out.end(), p, p + t.row_len());
+  }
+  return out;
+}
+
+Status get_rows(const Op& op, ThreadPool& pool) {
+  const TensorView &table = op.src[0], &d = op.dst;
+  const std::vector<int32_t> ids = read_i32(op.src[1]);
+  for (size_t t = 0; t < ids.size(); ++t) {
+    if (ids[t] < 0 || ids[t] >= table.dim(0)) {
+      return InvalidArgument("get_rows: id %d at %d is outside [0, %d)", ids[t], t, table.dim(0));
+    }
+  }
+  const int64_t D = table.dim(1);
+  const float s = op.params.scale;
+  pool.parallel_for(static_cast<int64_t>(ids.size()), [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) {
+      auto* o = reinterpret_cast<float*>(d.host_row(t));
+      dequantize_row(table.dtype, table.host_row(ids[t]), o, D);
+      for (int64_t i = 0; i < D; ++i) o[i] *= s;
+    }
+  });
+  return OkStatus();
+}
+
+// Runs fn(src_row_ptrs..., dst_row, r) over rows in parallel. All operands are f32.
+template <typename F>
+void for_rows(ThreadPool& pool, int64_t rows, F fn) {
+  pool.parallel_for(rows, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; ++r) fn(r);
+  });
+}
+
+const float* f32_row(const TensorView& t, int64_t r) { return reinterpret_cast<const float*>(t.host_row(r)); }
+float* f32_row_mut(const TensorView& t, int64_t r) { return reinterpret_cast<float*>(t.host_row(r)); }
+
+Status norm(const Op& op, ThreadPool& pool, bool layer) {
+  const TensorView& x = op.src[0];
+  const int64_t D = x.row_len();
+  const float* w = op.src[1].valid() ? reinterpret_cast<const float*>(op.src[1].host_data()) : nullptr;
+  const float* bias = op.src[2].valid() ? reinterpret_cast<const float*>(op.src[2].host_data()) : nullptr;
+  const float eps = op.params.eps;
+  for_rows(pool, x.n_rows(), [&](int64_t r) {
+    const float* in = f32_row(x, r);
+    float* out = f32_row_mut(op.dst, r);
+    float mean = 0.0f;
+    if (layer) {
+      double s = 0.0;
+      for (int64_t i = 0; i < D; ++i) s += in[i];
+      mean = static_cast<float>(s / D);
+    }
+    double ss = 0.0;
+    for (int64_t i = 0; i < D; ++i) ss += static_cast<double>(in[i] - mean) * (in[i] - mean);
+    const float inv = static_cast<float>(1.0 / std::sqrt(ss / D + eps));
+    for (int64_t i = 0; i < D; ++i) {
+      float v = (in[i] - mean) * inv;
+      if (w) v *= w[i];
+      if (bias) v += bias[i];
+      out[i] = v;
+    }
+  });
+  return OkStatus();
+}
+
+Status rope(const Op& op, ThreadPool& pool) {
+  const TensorView& x = op.src[0];
+  const int64_t T = x.dim(0), H = x.dim(1), D = x.dim(2);
+  const int64_t n_rot = op.params.n_rot == 0 ? D : op.params.n_rot, half = n_rot / 2;
+  const std::vector<int32_t> pos = read_i32(op.src[1]);
+  std::vector<double> inv_freq(half);
+  const float* ff = op.src[2].valid() ? reinterpret_cast<const float*>(op.src[2].host_data()) : nullptr;
+  for (int64_t i = 0; i < half; ++i) {
+    inv_freq[i] = std::pow(static_cast<double>(op.params.theta), -2.0 * i / n_rot) / (ff ? ff[i] : 1.0);
+  }
+  for_rows(pool, T, [&](int64_t t) {
+    std::vector<float>& cs = tls_b;
+    scratch(cs, 2 * half);
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle = pos[t] * inv_freq[i];
+      cs[2 * i] = static_cast<float>(std::cos(angle));
+      cs[2 * i + 1] = static_cast<float>(std::sin(angle));
+    }
+    for (int64_t h = 0; h < H; ++h) {
+      const float* in = f32_row(x, t * H + h);
+      float* out = f32_row_mut(op.dst, t * H + h);
+      for (int64_t i = 0; i < half; ++i) {
+        const float a = in[i], b = in[i + half], c = cs[2 * i], s = cs[2 * i + 1];
+        out[i] = a * c - b * s;
+        out[i + half] = a * s + b * c;
+      }
+      if (out != in) std::memcpy(out + n_rot, in + n_rot, (D - n_rot) * sizeof(float));
+    }
+  });
+  return OkStatus();
+}
+
+Status attention(const Op& op, ThreadPool& pool) {
+  const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
+  const int64_t T = q.dim(0), Hq = q.dim(1), D = q.dim(2), S = k.dim(0), Hkv = k.dim(1);
+  const int64_t Dv = v.dim(2), group = Hq / Hkv;
+  const std::vector<int32_t> qpos = read_i32(op.src[3]), kpos = read_i32(op.src[4]);
+  std::vector<int32_t> qblock, kblock;
+  if (op.src[5].valid()) {
+    qblock = read_i32(op.src[5]);
+    kblock = read_i32(op.src[6]);
+  }
+  const int32_t window = op.params.window;
+  const float scale = op.params.scale;
+  pool.parallel_for(T * Hq, [&](int64_t b, int64_t e, int) {
+    std::vector<float> score(S), acc(Dv), kt, vt;
+    for (int64_t th = b; th < e; ++th) {
+      const int64_t t = th / Hq, h = th % Hq, hk = h / group;
+      const float* qr = f32_row(q, t * Hq + h);
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t s = 0; s < S; ++s) {
+        const bool in_block = !qblock.empty() && qblock[t] >= 0 && qblock[t] == kblock[s];
+        const bool visible = kpos[s] >= 0 && (kpos[s] <= qpos[t] || in_block) &&
+                             (window <= 0 || qpos[t] - kpos[s] < window);
+        if (!visible) {
+          score[s] = -std::numeric_limits<float>::infinity();
+          continue;
+        }
+        score[s] = dot(qr, row_f32(k, s * Hkv + hk, kt), D) * scale;
+        mx = std::max(mx, score[s]);
+      }
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      float denom = 0.0f;
+      if (mx != -std::numeric_limits<float>::infinity()) {
+        for (int64_t s = 0; s < S; ++s) {
+          if (score[s] == -std::numeric_limits<float>::infinity()) continue;
+          const float p = std::exp(score[s] - mx);
+          denom += p;
+          const float* vr = row_f32(v, s * Hkv + hk, vt);
+          for (int64_t i = 0; i < Dv; ++i) acc[i] += p * vr[i];
+        }
+      }
+      float* out = f32_row_mut(op.dst, t * Hq + h);
+      const float inv = denom > 0.0f ? 1.0f / denom : 0.0f;
+      for (int64_t i = 0; i < Dv; ++i) out[i] = acc[i] * inv;
+    }
+  });
+  return OkStatus();
+}
+
+template <typename F>
+Status binary(const Op& op, ThreadPool& pool, F f) {
+  const TensorView &a = op.src[0], &b = op.src[1];
+  const int64_t D = a.row_len();
+  const bool scalar = b.numel() == 1, row = !scalar && b.n_rows() == 1;
+  for_rows(pool, a.n_rows(), [&](int64_t r) {
+    const float* x = f32_row(a, r);
+    const float* y = f32_row(b, scalar || row ? 0 : r);
+    float* out = f32_row_mut(op.dst, r);
+    if (scalar) {
+      for (int64_t i = 0; i < D; ++i) out[i] = f(x[i], y[0]);
+    } else {
+      for (int64_t i = 0; i < D; ++i) out[i] = f(x[i], y[i]);
+    }
+  });
+  return OkStatus();
+}
+
+template <typename F>
+Status unary(const Op& op, ThreadPool& pool, F f) {
+  const int64_t D = op.src[0].row_len();
+  for_rows(pool, op.src[0].n_rows(), [&](int64_t r) {
+    const float* x = f32_row(op.src[0], r);
+    float* out = f32_row_mut(op.dst, r);
+    for (int64_t i = 0; i < D; ++i) out[i] = f(x[i]);
+  });
+  return OkStatus();
+}
+
+Status softmax(const Op& op, ThreadPool& pool) {
+  const int64_t D = op.src[0].row_len();
+  const float sc = op.params.scale;
+  for_rows(pool, op.src[0].n_rows(), [&](int64_t r) {
+    const float* x = f32_row(op.src[0], r);
+    float* out = f32_row_mut(op.dst, r);
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < D; ++i) mx = std::max(mx, x[i] * sc);
+    double sum = 0.0;
+    for (int64_t i = 0; i < D; ++i) sum += out[i] = std::exp(x[i] * sc - mx);
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t i = 0; i < D; ++i) out[i] *= inv;
+  });
+  return OkStatus();
+}
+
+Status copy(const Op& op, ThreadPool& pool) {
+  const TensorView &a = op.src[0], &d = op.dst;
+  const int64_t D = a.row_len();
+  for_rows(pool, a.n_rows(), [&](int64_t r) {
+    if (a.dtype == d.dtype) {
+      std::memmove(d.host_row(r), a.host_row(r), a.row_bytes());
+    } else if (d.dtype == DType::kF32) {
+      dequantize_row(a.dtype, a.host_row(r), f32_row_mut(d, r), D);
+    } else {
+      quantize_row(d.dtype, f32_row(a, r), d.host_row(r), D);
+    }
+  });
+  return OkStatus();
+}
+
+float gelu_tanh(float z) {
+  constexpr float kC = 0.7978845608028654f;  // sqrt(2/pi)
+  return 0.5f * z * (1.0f + std::tanh(kC * (z + 0.044715f * z * z * z)));
+}
+
+}  // namespace
+
+Status execute(const Op& op, ThreadPool& pool) {
+  switch (op.kind) {
+    case OpKind::kMatmul: return matmul(op, pool);
+    case OpKind::kGetRows: return get_rows(op, pool);
+    case OpKind::kRmsNorm: return norm(op, pool, /*layer=*/false);
+    case OpKind::kLayerNorm: return norm(op, pool, /*layer=*/true);
+    case OpKind::kRope: return rope(op, pool);
+    case OpKind::kAttention: return attention(op, pool);
+    case OpKind::kGeglu: return binary(op, pool, [](float g, float u) { return gelu_tanh(g) * u; });
+    case OpKind::kAdd: return binary(op, pool, [](float x, float y) { return x + y; });
+    case OpKind::kMul: return binary(op, pool, [](float x, float y) { return x * y; });
+    case OpKind::kScale: {
+      const float s = op.params.scale;
+      return unary(op, pool, [s](float x) { return x * s; });
+    }
+    case OpKind::kSoftcap: {
+      const float cap = op.params.cap, inv = 1.0f / op.params.cap;
+      return unary(op, pool, [cap, inv](float x) { return cap * std::tanh(x * inv); });
+    }
+    case OpKind::kSoftmax: return softmax(op, pool);
+    case OpKind::kCopy:
+    case OpKind::kDequantize: return copy(op, pool);
+    case OpKind::kCount: break;
+  }
+  return InvalidArgument("cpu: unknown op %d", static_cast<int>(op.kind));
+}
+
+}  // namespace gemma12b::cpu

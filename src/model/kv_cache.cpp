@@ -1,0 +1,118 @@
+#include "model/kv_cache.h"
+
+#include <algorithm>
+
+namespace gemma12b {
+
+StatusOr<std::unique_ptr<KvCache>> KvCache::create(const ModelConfig& c, Device& device,
+                                                   const KvCacheOptions& o) {
+  if (o.dtype != DType::kF32 && o.dtype != DType::kF16 && o.dtype != DType::kQ8_0) {
+    return InvalidArgument("KV cache type must be f32, f16 or q8_0, not %s", std::string(dtype_name(o.dtype)));
+  }
+  if (o.n_ctx <= 0 || o.n_ctx > c.max_context) {
+    return InvalidArgument("context size %d outside [1, %d]", o.n_ctx, c.max_context);
+  }
+  if (o.max_ubatch <= 0) return InvalidArgument("max_ubatch must be positive");
+  std::unique_ptr<KvCache> kv(new KvCache());
+  kv->options_ = o;
+  kv->layers_.resize(c.n_layers);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    Layer& L = kv->layers_[l];
+    L.ring = !c.is_full(l) && c.sliding_window + o.max_ubatch < o.n_ctx;
+    L.slots = L.ring ? c.sliding_window + o.max_ubatch : o.n_ctx;
+    const int64_t hd = c.head_dim(l), nkv = c.kv_heads(l);
+    if (!row_size_checked(o.dtype, hd)) {
+      return InvalidArgument("head dim %d is not a multiple of the %s block", hd, std::string(dtype_name(o.dtype)));
+    }
+    const size_t bytes = L.slots * nkv * row_size(o.dtype, hd);
+    G12_ASSIGN_OR_RETURN(L.k_buf, device.create_buffer(bytes));
+    G12_ASSIGN_OR_RETURN(L.v_buf, device.create_buffer(bytes));
+    G12_ASSIGN_OR_RETURN(L.meta_buf, device.create_buffer(2 * L.slots * sizeof(int32_t)));
+    L.k = TensorView::contiguous(L.k_buf.get(), 0, o.dtype, {L.slots, nkv, hd});
+    L.v = TensorView::contiguous(L.v_buf.get(), 0, o.dtype, {L.slots, nkv, hd});
+    L.kpos = TensorView::contiguous(L.meta_buf.get(), 0, DType::kI32, {L.slots});
+    L.kblock = TensorView::contiguous(L.meta_buf.get(), L.slots * sizeof(int32_t), DType::kI32, {L.slots});
+    kv->bytes_ += 2 * bytes + 2 * L.slots * sizeof(int32_t);
+  }
+  G12_RETURN_IF_ERROR(kv->clear());
+  return kv;
+}
+
+Status KvCache::upload_meta(Layer& L) {
+  G12_RETURN_IF_ERROR(L.meta_buf->upload(0, L.pos_host.data(), L.slots * sizeof(int32_t)));
+  return L.meta_buf->upload(L.slots * sizeof(int32_t), L.block_host.data(), L.slots * sizeof(int32_t));
+}
+
+Status KvCache::clear() {
+  for (Layer& L : layers_) {
+    L.pos_host.assign(L.slots, -1);
+    L.block_host.assign(L.slots, -1);
+    G12_RETURN_IF_ERROR(upload_meta(L));
+  }
+  n_past_ = 0;
+  return OkStatus();
+}
+
+Status KvCache::truncate(int64_t n) {
+  if (n < 0 || n > n_past_) return InvalidArgument("cannot truncate a cache of %d positions to %d", n_past_, n);
+  for (Layer& L : layers_) {
+    if (!L.ring) continue;
+    // Future queries (positions >= n) see keys back to n - window; the ring must still hold them.
+    const int64_t window = L.slots - options_.max_ubatch;
+    for (int64_t p = std::max<int64_t>(0, n - window); p < n; ++p) {
+      if (L.pos_host[p % L.slots] != p) {
+        return InvalidArgument("cannot truncate to %d: the sliding-window ring no longer holds position %d "
+                               "(truncate by at most %d positions at a time)", n, p, options_.max_ubatch);
+      }
+    }
+  }
+  for (Layer& L : layers_) {
+    for (int64_t s = 0; s < L.slots; ++s) {
+      if (L.pos_host[s] >= n) {
+        L.pos_host[s] = -1;
+        L.block_host[s] = -1;
+      }
+    }
+    G12_RETURN_IF_ERROR(upload_meta(L));
+  }
+  n_past_ = n;
+  return OkStatus();
+}
+
+Status KvCache::copy_from(const KvCache& other) {
+  if (other.layers_.size() != layers_.size() || other.options_.n_ctx != options_.n_ctx ||
+      other.options_.dtype != options_.dtype || other.options_.max_ubatch != options_.max_ubatch) {
+    return InvalidArgument("KV caches differ in shape or type; cannot copy");
+  }
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    const Layer& O = other.layers_[l];
+    G12_RETURN_IF_ERROR(L.k_buf->copy_from(*O.k_buf, 0, 0, O.k_buf->size()));
+    G12_RETURN_IF_ERROR(L.v_buf->copy_from(*O.v_buf, 0, 0, O.v_buf->size()));
+    L.pos_host = O.pos_host;
+    L.block_host = O.block_host;
+    G12_RETURN_IF_ERROR(upload_meta(L));
+  }
+  n_past_ = other.n_past_;
+  return OkStatus();
+}
+
+Status KvCache::commit(int64_t pos0, int64_t n, const std::vector<int32_t>& blocks) {
+  for (Layer& L : layers_) {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t s = (pos0 + i) % L.slots;
+      L.pos_host[s] = static_cast<int32_t>(pos0 + i);
+      L.block_host[s] = blocks.empty() ? -1 : blocks[i];
+    }
+    G12_RETURN_IF_ERROR(upload_meta(L));
+  }
+  n_past_ = pos0 + n;
+  return OkStatus();
+}
+
+int64_t KvCache::used_slots(int64_t layer) const {
+  const Layer& L = layers_[layer];
+  return L.ring ? L.slots : std::min<int64_t>(L.slots, n_past_);
+}
+
+}  // namespace gemma12b
