@@ -56,6 +56,11 @@ int64_t checked_blocks(const char* what, DType t, int64_t n) {
 inline float h2f(uint16_t h) { return f16_to_f32(h); }
 inline uint16_t f2h(float f) { return f32_to_f16(f); }
 
+template <typename In, typename Out, typename Fn>
+void convert(const In* in, Out* out, int64_t n, Fn fn) {
+  for (int64_t i = 0; i < n; ++i) out[i] = fn(in[i]);
+}
+
 // Scale and min of sub-block j (0..7) from the packed 12-byte q4_K scales (ggml get_scale_min_k4).
 inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* mn) {
   if (j < 4) {
@@ -397,12 +402,8 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(src);
   switch (t) {
     case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
-    case DType::kF16:
-      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(h[i]);
-      return;
-    case DType::kBF16:
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(h[i]);
-      return;
+    case DType::kF16: return convert(h, dst, n, f16_to_f32);
+    case DType::kBF16: return convert(h, dst, n, bf16_to_f32);
     case DType::kQ8_0: return dequant_q8_0(static_cast<const BlockQ8_0*>(src), dst, nb);
     case DType::kQ4_0: return dequant_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb);
     case DType::kQ4_K: return dequant_q4_k(static_cast<const BlockQ4_K*>(src), dst, nb);
@@ -419,12 +420,8 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
   auto* h = static_cast<uint16_t*>(dst);
   switch (t) {
     case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
-    case DType::kF16:
-      for (int64_t i = 0; i < n; ++i) h[i] = f32_to_f16(src[i]);
-      return;
-    case DType::kBF16:
-      for (int64_t i = 0; i < n; ++i) h[i] = f32_to_bf16(src[i]);
-      return;
+    case DType::kF16: return convert(src, h, n, f32_to_f16);
+    case DType::kBF16: return convert(src, h, n, f32_to_bf16);
     case DType::kQ8_0: return quant_q8_0(src, static_cast<BlockQ8_0*>(dst), nb);
     case DType::kQ4_0: return quant_q4_0(src, static_cast<BlockQ4_0*>(dst), nb);
     case DType::kQ4_K: return quant_q4_k(src, static_cast<BlockQ4_K*>(dst), nb);

@@ -1,0 +1,262 @@
+// gemma12b-cli: load a Gemma 4 model and run it.
+//   gemma12b-cli info -m MODEL                      config and tensor table
+//   gemma12b-cli generate -m MODEL --tokens 2,105,... [-n 32] [--greedy | sampling flags]
+// Run `gemma12b-cli help` for every flag.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "core/backend.h"
+#include "model/decoder.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "runtime/sampler.h"
+
+namespace g = gemma12b;
+
+namespace {
+
+const char* kUsage = R"(usage: gemma12b-cli COMMAND [options]
+
+commands:
+  info       print the model's configuration and tensor table
+  generate   run a prompt given as token ids and generate a continuation
+
+options:
+  -m, --model PATH       GGUF file or HF safetensors directory (required)
+  --backend NAME         cpu (default) or reference
+  -t, --threads N        CPU threads (default: all cores)
+  --tokens LIST          prompt as comma-separated token ids (e.g. 2,105,2364)
+  -n, --n-predict N      tokens to generate (default 32)
+  -c, --ctx N            context size in positions (default 4096, at most the model's)
+  --kv-type T            KV cache type: f16 (default), f32, q8_0
+  --ubatch N             rows per forward step (default 512)
+  --greedy               argmax decoding (same as --temp 0)
+  --temp X               temperature (default 1.0)
+  --top-k N              top-k (default 64; 0 = off)
+  --top-p X              top-p (default 0.95)
+  --min-p X              min-p (default 0)
+  --repeat-penalty X     repetition penalty (default 1)
+  --presence-penalty X   presence penalty (default 0)
+  --frequency-penalty X  frequency penalty (default 0)
+  --seed N               sampling seed (default 0)
+  --show-logits K        print the K highest logits of the prompt's last position
+)";
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "gemma12b-cli: %s\n", msg.c_str());
+  return 1;
+}
+
+struct Args {
+  std::string command;
+  std::map<std::string, std::string> values;
+  std::map<std::string, bool> flags;
+};
+
+bool parse_args(int argc, char** argv, Args* a, std::string* err) {
+  static const std::map<std::string, std::string> kAlias = {
+      {"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-c", "--ctx"}};
+  static const std::vector<std::string> kFlags = {"--greedy"};
+  if (argc < 2) {
+    *err = "missing command";
+    return false;
+  }
+  a->command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string k = argv[i];
+    if (kAlias.count(k)) k = kAlias.at(k);
+    if (std::find(kFlags.begin(), kFlags.end(), k) != kFlags.end()) {
+      a->flags[k] = true;
+      continue;
+    }
+    if (k.rfind("--", 0) != 0 || i + 1 >= argc) {
+      *err = "unexpected argument '" + k + "'";
+      return false;
+    }
+    a->values[k] = argv[++i];
+  }
+  return true;
+}
+
+template <typename T>
+bool get_num(const Args& a, const std::string& key, T* out, std::string* err) {
+  auto it = a.values.find(key);
+  if (it == a.values.end()) return true;
+  bool ok;
+  if constexpr (std::is_floating_point_v<T>) {
+    double d;
+    ok = absl::SimpleAtod(it->second, &d);
+    *out = static_cast<T>(d);
+  } else {
+    int64_t v;
+    ok = absl::SimpleAtoi(it->second, &v);
+    *out = static_cast<T>(v);
+  }
+  if (!ok) *err = key + ": '" + it->second + "' is not a number";
+  return ok;
+}
+
+// Human-readable form of a token from the GGUF vocabulary (a minimal view; the tokenizer does
+// exact UTF-8 decoding).
+std::string piece_of(const std::vector<std::string>& vocab, int32_t id) {
+  if (id < 0 || id >= static_cast<int32_t>(vocab.size())) return "?";
+  std::string p = vocab[id], out;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p.compare(i, 3, "\xE2\x96\x81") == 0) {
+      out += ' ';
+      i += 2;
+    } else if (p[i] == '\n') {
+      out += "\\n";
+    } else {
+      out += p[i];
+    }
+  }
+  return out;
+}
+
+int run(const Args& a) {
+  std::string err;
+  auto model_it = a.values.find("--model");
+  if (model_it == a.values.end()) return fail("--model is required");
+  g::DeviceOptions dopt;
+  if (!get_num(a, "--threads", &dopt.n_threads, &err)) return fail(err);
+  const std::string backend = a.values.count("--backend") ? a.values.at("--backend") : "cpu";
+  auto device = g::create_device(backend, dopt);
+  if (!device.ok()) return fail(std::string(device.status().message()));
+  g::LoadOptions lopt;
+  auto t0 = std::chrono::steady_clock::now();
+  auto model = g::Model::load(model_it->second, **device, lopt);
+  if (!model.ok()) return fail(std::string(model.status().message()));
+  const g::ModelConfig& c = (*model)->config();
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<std::string> vocab;
+  if (const g::GgufFile* gf = (*model)->gguf(); gf && gf->has("tokenizer.ggml.tokens")) {
+    auto v = gf->get_string_array("tokenizer.ggml.tokens");
+    if (v.ok()) vocab = *v;
+  }
+
+  if (a.command == "info") {
+    std::printf("%s\n", g::config_summary(c).c_str());
+    std::printf("format %s, %.2f MiB of decoder weights, loaded in %.1f ms\n\n", (*model)->format().c_str(),
+                (*model)->weight_bytes() / 1048576.0, load_ms);
+    std::printf("%-48s %-6s %-14s %10s\n", "tensor", "type", "shape", "bytes");
+    for (const auto& row : (*model)->tensor_table()) {
+      std::printf("%-48s %-6s %-14s %10zu\n", row.name.c_str(), row.dtype.c_str(), row.shape.c_str(), row.bytes);
+    }
+    return 0;
+  }
+  if (a.command != "generate") return fail("unknown command '" + a.command + "' (try help)");
+
+  std::vector<int32_t> prompt;
+  auto tok_it = a.values.find("--tokens");
+  if (tok_it == a.values.end()) return fail("generate needs --tokens (text prompts arrive with the tokenizer)");
+  for (absl::string_view part : absl::StrSplit(tok_it->second, ',', absl::SkipWhitespace())) {
+    int32_t id;
+    if (!absl::SimpleAtoi(part, &id)) return fail("--tokens: '" + std::string(part) + "' is not a token id");
+    prompt.push_back(id);
+  }
+  if (prompt.empty()) return fail("--tokens is empty");
+
+  g::KvCacheOptions kopt;
+  kopt.n_ctx = std::min<int64_t>(4096, c.max_context);
+  int64_t n_predict = 32, ubatch = 512, show = 0;
+  if (!get_num(a, "--ctx", &kopt.n_ctx, &err) || !get_num(a, "--n-predict", &n_predict, &err) ||
+      !get_num(a, "--ubatch", &ubatch, &err) || !get_num(a, "--show-logits", &show, &err)) {
+    return fail(err);
+  }
+  kopt.max_ubatch = ubatch;
+  if (a.values.count("--kv-type")) {
+    auto dt = g::dtype_from_name(a.values.at("--kv-type"));
+    if (!dt) return fail("--kv-type: unknown type '" + a.values.at("--kv-type") + "'");
+    kopt.dtype = *dt;
+  }
+  g::SamplingParams sp;
+  sp.suppress_tokens = c.suppress_tokens;
+  if (!get_num(a, "--temp", &sp.temperature, &err) || !get_num(a, "--top-k", &sp.top_k, &err) ||
+      !get_num(a, "--top-p", &sp.top_p, &err) || !get_num(a, "--min-p", &sp.min_p, &err) ||
+      !get_num(a, "--repeat-penalty", &sp.repetition_penalty, &err) ||
+      !get_num(a, "--presence-penalty", &sp.presence_penalty, &err) ||
+      !get_num(a, "--frequency-penalty", &sp.frequency_penalty, &err) || !get_num(a, "--seed", &sp.seed, &err)) {
+    return fail(err);
+  }
+  if (a.flags.count("--greedy")) sp.temperature = 0.0f;
+  auto sampler = g::Sampler::create(sp, c.n_vocab);
+  if (!sampler.ok()) return fail(std::string(sampler.status().message()));
+  auto kv = g::KvCache::create(c, **device, kopt);
+  if (!kv.ok()) return fail(std::string(kv.status().message()));
+  auto dec = g::Decoder::create(**model, ubatch);
+  if (!dec.ok()) return fail(std::string(dec.status().message()));
+
+  std::vector<int32_t> stops = {c.eos_id};
+  g::DecodeOutput out;
+  g::DecodeInput in;
+  in.tokens = prompt;
+  auto t1 = std::chrono::steady_clock::now();
+  if (auto s = (*dec)->decode(**kv, in, &out); !s.ok()) return fail(std::string(s.message()));
+  const double prefill_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+  for (int32_t t : prompt) (*sampler)->accept(t);
+  if (show > 0) {
+    std::vector<int32_t> order(c.n_vocab);
+    for (int32_t i = 0; i < c.n_vocab; ++i) order[i] = i;
+    const int64_t k = std::min<int64_t>(show, c.n_vocab);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int32_t x, int32_t y) { return out.logits[x] > out.logits[y]; });
+    std::printf("top %lld logits after the prompt (%zu tokens):\n", static_cast<long long>(k), prompt.size());
+    for (int64_t i = 0; i < k; ++i) {
+      std::printf("  %6d %-16s %9.4f\n", order[i], piece_of(vocab, order[i]).c_str(), out.logits[order[i]]);
+    }
+  }
+  std::printf("generated:");
+  std::fflush(stdout);
+  auto t2 = std::chrono::steady_clock::now();
+  int64_t n_gen = 0;
+  for (; n_gen < n_predict; ++n_gen) {
+    auto tok = (*sampler)->sample(std::span<const float>(out.logits.data(), c.n_vocab));
+    if (!tok.ok()) return fail(std::string(tok.status().message()));
+    (*sampler)->accept(*tok);
+    std::printf(" %d", *tok);
+    if (!vocab.empty()) std::printf("(%s)", piece_of(vocab, *tok).c_str());
+    std::fflush(stdout);
+    if (std::find(stops.begin(), stops.end(), *tok) != stops.end()) {
+      ++n_gen;
+      break;
+    }
+    if ((*kv)->n_past() >= (*kv)->n_ctx()) {
+      std::printf("\n[context full]");
+      ++n_gen;
+      break;
+    }
+    const int32_t next = *tok;
+    in.tokens = std::span<const int32_t>(&next, 1);
+    if (auto s = (*dec)->decode(**kv, in, &out); !s.ok()) return fail(std::string(s.message()));
+  }
+  const double gen_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t2).count();
+  std::printf("\n\nload %.1f ms | prefill %zu tokens in %.1f ms (%.1f tok/s) | generated %lld tokens in %.1f ms (%.1f tok/s)\n",
+              load_ms, prompt.size(), prefill_ms, prompt.size() * 1000.0 / prefill_ms, static_cast<long long>(n_gen),
+              gen_ms, n_gen * 1000.0 / std::max(gen_ms, 1e-9));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  std::string err;
+  if (argc >= 2 && (std::string(argv[1]) == "help" || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (!parse_args(argc, argv, &a, &err)) {
+    std::fprintf(stderr, "gemma12b-cli: %s\n\n%s", err.c_str(), kUsage);
+    return 2;
+  }
+  return run(a);
+}
