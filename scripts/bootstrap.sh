@@ -27,6 +27,6 @@ cmake --build "$BUILD_DIR" -j "$JOBS"
 
 # The main job: load the bundled tiny Gemma 4 model, show what it holds, and generate greedily
 # from a short token prompt.
-"$BUILD_DIR/examples/cli/gemma12b-cli" info -m models/tiny-gemma4.gguf
-"$BUILD_DIR/examples/cli/gemma12b-cli" generate -m models/tiny-gemma4.gguf \
+"$BUILD_DIR/examples/cli/gemma12b-cli" info -m tests/fixtures/golden/text/tiny-gemma4.gguf
+"$BUILD_DIR/examples/cli/gemma12b-cli" generate -m tests/fixtures/golden/text/tiny-gemma4.gguf \
   --tokens 2,126,308,283,71,194,314,247 -n 16 --greedy --show-logits 1

@@ -1,5 +1,6 @@
 #include "io/gguf.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -305,7 +306,10 @@ Status parse_impl(GgufState& g) {
   }
 
   // ---- metadata ----
-  g.kvs.reserve(static_cast<size_t>(n_kv));
+  // Counts are bounded by the file size; reserve only a little up front so a corrupt count in a
+  // huge file cannot trigger a huge allocation (entries are added only as they parse).
+  constexpr uint64_t kReserveCap = 1024;
+  g.kvs.reserve(static_cast<size_t>(std::min(n_kv, kReserveCap)));
   for (uint64_t i = 0; i < n_kv; ++i) {
     GgufKv kv;
     std::string_view key;
@@ -353,8 +357,8 @@ Status parse_impl(GgufState& g) {
                            path, n_tensors, r.remaining());
   }
   std::vector<uint64_t> rel_offsets;
-  rel_offsets.reserve(static_cast<size_t>(n_tensors));
-  g.tensors.reserve(static_cast<size_t>(n_tensors));
+  rel_offsets.reserve(static_cast<size_t>(std::min(n_tensors, kReserveCap)));
+  g.tensors.reserve(static_cast<size_t>(std::min(n_tensors, kReserveCap)));
   for (uint64_t i = 0; i < n_tensors; ++i) {
     TensorInfo ti;
     std::string_view name;

@@ -144,6 +144,13 @@ Status parse_one(const std::shared_ptr<MappedFile>& file, std::vector<TensorInfo
                            "after it", path, n, size - 8);
   }
   if (n < 2) return InvalidArgument("%s: corrupt safetensors: header length %d", path, n);
+  // Same limit as the reference implementation (safetensors' MAX_HEADER_SIZE); keeps the JSON
+  // tree of a hostile header bounded.
+  constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+  if (n > kMaxHeaderBytes) {
+    return InvalidArgument("%s: corrupt safetensors: header length %d exceeds %d bytes", path, n,
+                           kMaxHeaderBytes);
+  }
   const char* hb = reinterpret_cast<const char*>(file->data() + 8);
   const size_t data_start = 8 + static_cast<size_t>(n);
   const size_t data_size = size - data_start;

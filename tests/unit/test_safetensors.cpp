@@ -161,7 +161,7 @@ TEST_CASE("safetensors: hand-built files") {
     const TensorInfo* s = st.find_tensor("s");
     CHECK(s->rank == 1);
     CHECK(s->shape[0] == 1);
-    CHECK(s->offset == 8 + (st.find_tensor("w")->offset - 8) + 40);
+    CHECK(s->offset == st.find_tensor("w")->offset + 40);
     CHECK(st.directory().empty());
     CHECK(exercise(st) > 0);
   }
