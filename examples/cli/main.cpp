@@ -17,7 +17,9 @@
 #include "model/decoder.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
+#include "runtime/generate.h"
 #include "runtime/sampler.h"
+#include "eval.h"
 
 namespace g = gemma12b;
 
@@ -28,6 +30,10 @@ const char* kUsage = R"(usage: gemma12b-cli COMMAND [options]
 commands:
   info       print the model's configuration and tensor table
   generate   run a prompt given as token ids and generate a continuation
+  eval       run a golden-format case: --manifest CASE.json --out DIR (writes the
+             manifest's outputs as .npy + greedy_tokens.txt; f32 KV, no suppression)
+  compare    --manifest CASE.json --out DIR: max |diff| and top-1 agreement of DIR's
+             outputs against the manifest's reference files
 
 options:
   -m, --model PATH       GGUF file or HF safetensors directory (required)
@@ -48,6 +54,9 @@ options:
   --frequency-penalty X  frequency penalty (default 0)
   --seed N               sampling seed (default 0)
   --show-logits K        print the K highest logits of the prompt's last position
+  --manifest PATH        (eval, compare) the case manifest
+  --out DIR              (eval, compare) where outputs are written / read
+  --tolerance X          (compare) exit 1 when any output differs by more than X
 )";
 
 int fail(const std::string& msg) {
@@ -124,6 +133,7 @@ std::string piece_of(const std::vector<std::string>& vocab, int32_t id) {
 
 int run(const Args& a) {
   std::string err;
+  if (a.command == "eval" || a.command == "compare") return run_eval(a.command, a.values);
   auto model_it = a.values.find("--model");
   if (model_it == a.values.end()) return fail("--model is required");
   g::DeviceOptions dopt;
@@ -178,8 +188,7 @@ int run(const Args& a) {
     if (!dt) return fail("--kv-type: unknown type '" + a.values.at("--kv-type") + "'");
     kopt.dtype = *dt;
   }
-  g::SamplingParams sp;
-  sp.suppress_tokens = c.suppress_tokens;
+  g::SamplingParams sp = g::default_sampling(**model);
   if (!get_num(a, "--temp", &sp.temperature, &err) || !get_num(a, "--top-k", &sp.top_k, &err) ||
       !get_num(a, "--top-p", &sp.top_p, &err) || !get_num(a, "--min-p", &sp.min_p, &err) ||
       !get_num(a, "--repeat-penalty", &sp.repetition_penalty, &err) ||
@@ -195,15 +204,15 @@ int run(const Args& a) {
   auto dec = g::Decoder::create(**model, ubatch);
   if (!dec.ok()) return fail(std::string(dec.status().message()));
 
-  std::vector<int32_t> stops = {c.eos_id};
-  g::DecodeOutput out;
-  g::DecodeInput in;
-  in.tokens = prompt;
-  auto t1 = std::chrono::steady_clock::now();
-  if (auto s = (*dec)->decode(**kv, in, &out); !s.ok()) return fail(std::string(s.message()));
-  const double prefill_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
-  for (int32_t t : prompt) (*sampler)->accept(t);
+  g::GenerateParams gp;
+  gp.max_tokens = n_predict;
+  gp.stop_tokens = g::default_stop_tokens(**model);
   if (show > 0) {
+    // Logits of the prompt's last position, before generation.
+    g::DecodeOutput out;
+    g::DecodeInput in;
+    in.tokens = prompt;
+    if (auto s = (*dec)->decode(**kv, in, &out); !s.ok()) return fail(std::string(s.message()));
     std::vector<int32_t> order(c.n_vocab);
     for (int32_t i = 0; i < c.n_vocab; ++i) order[i] = i;
     const int64_t k = std::min<int64_t>(show, c.n_vocab);
@@ -213,35 +222,23 @@ int run(const Args& a) {
     for (int64_t i = 0; i < k; ++i) {
       std::printf("  %6d %-16s %9.4f\n", order[i], piece_of(vocab, order[i]).c_str(), out.logits[order[i]]);
     }
+    if (auto s = (*kv)->clear(); !s.ok()) return fail(std::string(s.message()));
   }
   std::printf("generated:");
   std::fflush(stdout);
-  auto t2 = std::chrono::steady_clock::now();
-  int64_t n_gen = 0;
-  for (; n_gen < n_predict; ++n_gen) {
-    auto tok = (*sampler)->sample(std::span<const float>(out.logits.data(), c.n_vocab));
-    if (!tok.ok()) return fail(std::string(tok.status().message()));
-    (*sampler)->accept(*tok);
-    std::printf(" %d", *tok);
-    if (!vocab.empty()) std::printf("(%s)", piece_of(vocab, *tok).c_str());
+  auto result = g::generate(**dec, **kv, **sampler, prompt, gp, [&](int32_t tok) {
+    std::printf(" %d", tok);
+    if (!vocab.empty()) std::printf("(%s)", piece_of(vocab, tok).c_str());
     std::fflush(stdout);
-    if (std::find(stops.begin(), stops.end(), *tok) != stops.end()) {
-      ++n_gen;
-      break;
-    }
-    if ((*kv)->n_past() >= (*kv)->n_ctx()) {
-      std::printf("\n[context full]");
-      ++n_gen;
-      break;
-    }
-    const int32_t next = *tok;
-    in.tokens = std::span<const int32_t>(&next, 1);
-    if (auto s = (*dec)->decode(**kv, in, &out); !s.ok()) return fail(std::string(s.message()));
-  }
-  const double gen_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t2).count();
-  std::printf("\n\nload %.1f ms | prefill %zu tokens in %.1f ms (%.1f tok/s) | generated %lld tokens in %.1f ms (%.1f tok/s)\n",
-              load_ms, prompt.size(), prefill_ms, prompt.size() * 1000.0 / prefill_ms, static_cast<long long>(n_gen),
-              gen_ms, n_gen * 1000.0 / std::max(gen_ms, 1e-9));
+    return true;
+  });
+  if (!result.ok()) return fail(std::string(result.status().message()));
+  static const char* kReasons[] = {"stop token", "token limit", "context full", "cancelled"};
+  const auto& r = *result;
+  std::printf("\n\n[%s] load %.1f ms | prefill %lld tokens in %.1f ms (%.1f tok/s) | %zu tokens in %.1f ms (%.1f tok/s)\n",
+              kReasons[static_cast<int>(r.reason)], load_ms, static_cast<long long>(r.prompt_rows), r.prefill_ms,
+              r.prompt_rows * 1000.0 / std::max(r.prefill_ms, 1e-9), r.tokens.size(), r.decode_ms,
+              r.tokens.size() * 1000.0 / std::max(r.decode_ms, 1e-9));
   return 0;
 }
 

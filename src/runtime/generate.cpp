@@ -1,0 +1,85 @@
+#include "runtime/generate.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace gemma12b {
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+}  // namespace
+
+StatusOr<GenerateResult> generate(Decoder& decoder, KvCache& kv, Sampler& sampler,
+                                  std::span<const int32_t> prompt, const GenerateParams& params,
+                                  const TokenFn& on_token) {
+  if (prompt.empty()) return InvalidArgument("generate: the prompt is empty");
+  if (params.max_tokens < 0) return InvalidArgument("generate: max_tokens must be >= 0");
+  GenerateResult r;
+  r.prompt_rows = static_cast<int64_t>(prompt.size());
+  DecodeOutput out;
+  DecodeInput in;
+  in.tokens = prompt;
+  auto t0 = std::chrono::steady_clock::now();
+  G12_RETURN_IF_ERROR(decoder.decode(kv, in, &out));
+  r.prefill_ms = ms_since(t0);
+  for (int32_t t : prompt) sampler.accept(t);
+  const int64_t V = static_cast<int64_t>(out.logits.size());
+  auto t1 = std::chrono::steady_clock::now();
+  int32_t token = 0;
+  while (true) {
+    if (static_cast<int64_t>(r.tokens.size()) >= params.max_tokens) {
+      r.reason = StopReason::kMaxTokens;
+      break;
+    }
+    G12_ASSIGN_OR_RETURN(token, sampler.sample(std::span<const float>(out.logits.data(), V)));
+    sampler.accept(token);
+    r.tokens.push_back(token);
+    if (on_token && !on_token(token)) {
+      r.reason = StopReason::kCancelled;
+      break;
+    }
+    if (std::find(params.stop_tokens.begin(), params.stop_tokens.end(), token) != params.stop_tokens.end()) {
+      r.reason = StopReason::kStopToken;
+      break;
+    }
+    if (static_cast<int64_t>(r.tokens.size()) >= params.max_tokens) {
+      r.reason = StopReason::kMaxTokens;
+      break;
+    }
+    if (kv.n_past() >= kv.n_ctx()) {
+      r.reason = StopReason::kContextFull;
+      break;
+    }
+    in.tokens = std::span<const int32_t>(&token, 1);
+    G12_RETURN_IF_ERROR(decoder.decode(kv, in, &out));
+  }
+  r.decode_ms = ms_since(t1);
+  return r;
+}
+
+std::vector<int32_t> default_stop_tokens(const Model& model) {
+  std::vector<int32_t> stops;
+  if (model.config().eos_id >= 0) stops.push_back(model.config().eos_id);
+  if (const GgufFile* g = model.gguf(); g != nullptr) {
+    auto vocab = g->get_string_array("tokenizer.ggml.tokens");
+    if (vocab.ok()) {
+      for (const char* s : {"<eos>", "<turn|>", "<|tool_response>"}) {
+        auto it = std::find(vocab->begin(), vocab->end(), s);
+        if (it != vocab->end()) stops.push_back(static_cast<int32_t>(it - vocab->begin()));
+      }
+    }
+  }
+  std::sort(stops.begin(), stops.end());
+  stops.erase(std::unique(stops.begin(), stops.end()), stops.end());
+  return stops;
+}
+
+SamplingParams default_sampling(const Model& model) {
+  SamplingParams p;  // the IT generation config values are the struct's defaults
+  p.suppress_tokens = model.config().suppress_tokens;
+  return p;
+}
+
+}  // namespace gemma12b

@@ -1,0 +1,47 @@
+// The generation loop: prefill a prompt, then sample, stream and feed back one token at a time
+// until a stop token, the token limit, a full context or the caller cancels.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "model/decoder.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "runtime/sampler.h"
+
+namespace gemma12b {
+
+struct GenerateParams {
+  int64_t max_tokens = 256;
+  std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these
+};
+
+enum class StopReason { kStopToken, kMaxTokens, kContextFull, kCancelled };
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated tokens (the stop token included)
+  StopReason reason = StopReason::kMaxTokens;
+  int64_t prompt_rows = 0;
+  double prefill_ms = 0.0, decode_ms = 0.0;
+};
+
+// Called for every generated token; return false to cancel.
+using TokenFn = std::function<bool(int32_t token)>;
+
+// Runs `prompt` (appended to whatever `kv` already holds) and generates.
+StatusOr<GenerateResult> generate(Decoder& decoder, KvCache& kv, Sampler& sampler,
+                                  std::span<const int32_t> prompt, const GenerateParams& params,
+                                  const TokenFn& on_token = {});
+
+// The stop tokens a Gemma 4 file declares: its EOS id plus `<eos>`, `<turn|>` and
+// `<|tool_response>` looked up by string in the GGUF vocabulary (ids are never hard-coded).
+std::vector<int32_t> default_stop_tokens(const Model& model);
+
+// Sampling defaults for the file: the IT generation config (temperature 1.0, top_k 64,
+// top_p 0.95) and the file's suppressed tokens.
+SamplingParams default_sampling(const Model& model);
+
+}  // namespace gemma12b

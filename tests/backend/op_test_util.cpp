@@ -1,0 +1,240 @@
+#include "op_test_util.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "core/quant.h"
+
+namespace gemma12b::optest {
+
+int64_t HostTensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::vector<float> random_f32(std::mt19937& rng, int64_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& e : v) e = dist(rng);
+  return v;
+}
+
+HostTensor f32_tensor(std::vector<int64_t> shape, const std::vector<float>& values) {
+  return typed_tensor(DType::kF32, std::move(shape), values);
+}
+
+HostTensor i32_tensor(std::vector<int64_t> shape, const std::vector<int32_t>& values) {
+  HostTensor t{DType::kI32, std::move(shape), {}};
+  REQUIRE(static_cast<int64_t>(values.size()) == t.numel());
+  t.bytes.resize(values.size() * sizeof(int32_t));
+  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return t;
+}
+
+HostTensor typed_tensor(DType dtype, std::vector<int64_t> shape, const std::vector<float>& values) {
+  HostTensor t{dtype, std::move(shape), {}};
+  REQUIRE(static_cast<int64_t>(values.size()) == t.numel());
+  const size_t rb = row_size(dtype, t.row_len());
+  REQUIRE(rb > 0);
+  t.bytes.resize(rb * static_cast<size_t>(t.n_rows()));
+  for (int64_t r = 0; r < t.n_rows(); ++r) {
+    quantize_row(dtype, values.data() + r * t.row_len(), t.bytes.data() + r * rb, t.row_len());
+  }
+  return t;
+}
+
+std::vector<float> to_f32(const HostTensor& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  const size_t rb = row_size(t.dtype, t.row_len());
+  for (int64_t r = 0; r < t.n_rows(); ++r) {
+    dequantize_row(t.dtype, t.bytes.data() + r * rb, out.data() + r * t.row_len(), t.row_len());
+  }
+  return out;
+}
+
+std::vector<float> bytes_to_f32(const std::vector<uint8_t>& bytes) {
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
+}
+
+const std::vector<Target>& targets() {
+  struct Holder {
+    std::vector<std::unique_ptr<Device>> devices;
+    std::vector<std::unique_ptr<Stream>> streams;
+    std::vector<Target> targets;
+    void add(const char* label, const char* backend, int threads) {
+      auto dev = create_device(backend, DeviceOptions{threads});
+      REQUIRE_MESSAGE(dev.ok(), dev.status().ToString());
+      auto stream = (*dev)->create_stream();
+      REQUIRE_MESSAGE(stream.ok(), stream.status().ToString());
+      targets.push_back(Target{label, dev->get(), stream->get()});
+      devices.push_back(std::move(*dev));
+      streams.push_back(std::move(*stream));
+    }
+  };
+  static Holder* holder = [] {
+    auto* h = new Holder;
+    h->add("reference", "reference", 1);
+    h->add("cpu/2t", "cpu", 2);
+    h->add("cpu/1t", "cpu", 1);
+    return h;
+  }();
+  return holder->targets;
+}
+
+// ---- Env ------------------------------------------------------------------------------------
+
+TensorView Env::place(DType dtype, const std::vector<int64_t>& shape, const uint8_t* data,
+                      uint8_t fill) {
+  TensorView probe = TensorView::contiguous(nullptr, 0, dtype, static_cast<int>(shape.size()),
+                                            shape.data());
+  const size_t n = probe.nbytes();
+  std::vector<uint8_t> host(n + 2 * kGuard, kGuardByte);
+  if (data != nullptr) {
+    std::memcpy(host.data() + kGuard, data, n);
+  } else {
+    std::memset(host.data() + kGuard, fill, n);
+  }
+  auto buf = target_.device->create_buffer(host.size());
+  REQUIRE_MESSAGE(buf.ok(), buf.status().ToString());
+  REQUIRE((*buf)->upload(0, host.data(), host.size()).ok());
+  TensorView v = TensorView::contiguous(buf->get(), kGuard, dtype, static_cast<int>(shape.size()),
+                                        shape.data());
+  slots_.push_back(Slot{std::move(*buf), kGuard, kGuard + n});
+  return v;
+}
+
+TensorView Env::upload(const HostTensor& t) {
+  REQUIRE(t.bytes.size() == row_size(t.dtype, t.row_len()) * static_cast<size_t>(t.n_rows()));
+  return place(t.dtype, t.shape, t.bytes.data(), 0);
+}
+
+TensorView Env::alloc(DType dtype, std::vector<int64_t> shape, uint8_t fill) {
+  return place(dtype, shape, nullptr, fill);
+}
+
+std::vector<uint8_t> Env::download(const TensorView& v) {
+  const size_t rb = v.row_bytes();
+  std::vector<uint8_t> out(rb * static_cast<size_t>(v.n_rows()));
+  for (int64_t r = 0; r < v.n_rows(); ++r) {
+    REQUIRE(v.buffer->download(v.row_offset(r), out.data() + r * rb, rb).ok());
+  }
+  return out;
+}
+
+Outcome Env::finish(const Status& st, const TensorView& dst) {
+  if (!st.ok()) return Outcome{st, {}};
+  Status sync = stream().synchronize();
+  if (!sync.ok()) return Outcome{sync, {}};
+  return Outcome{OkStatus(), download(dst)};
+}
+
+std::string Env::guard_damage() {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = slots_[i];
+    std::vector<uint8_t> all(s.buffer->size());
+    REQUIRE(s.buffer->download(0, all.data(), all.size()).ok());
+    for (size_t b = 0; b < all.size(); ++b) {
+      if ((b < s.begin || b >= s.end) && all[b] != kGuardByte) {
+        return absl::StrFormat("tensor #%d: guard byte %d (payload [%d, %d)) overwritten", i, b,
+                               s.begin, s.end);
+      }
+    }
+  }
+  return {};
+}
+
+// ---- drivers --------------------------------------------------------------------------------
+
+TolFn rel_tol(double rtol, double atol) {
+  return [rtol, atol](size_t, double ref) { return rtol * std::fabs(ref) + atol; };
+}
+
+std::vector<Outcome> run_all(const std::string& what, const Body& body) {
+  std::vector<Outcome> outs;
+  for (const Target& t : targets()) {
+    Env env(t);
+    outs.push_back(body(env));
+    const std::string damage = env.guard_damage();
+    CHECK_MESSAGE(damage.empty(), what, " on ", t.name, ": ", damage);
+  }
+  return outs;
+}
+
+std::vector<float> expect_close(const std::string& what, const Body& body, const TolFn& tol) {
+  const std::vector<Outcome> outs = run_all(what, body);
+  const auto& ts = targets();
+  REQUIRE_MESSAGE(outs[0].status.ok(), what, ": reference failed: ", outs[0].status.ToString());
+  const std::vector<float> ref = bytes_to_f32(outs[0].bytes);
+  for (size_t k = 1; k < outs.size(); ++k) {
+    if (!outs[k].status.ok()) {
+      FAIL_CHECK(what, " on ", ts[k].name, " failed: ", outs[k].status.ToString());
+      continue;
+    }
+    const std::vector<float> got = bytes_to_f32(outs[k].bytes);
+    REQUIRE(got.size() == ref.size());
+    size_t n_bad = 0, worst = 0;
+    double worst_ratio = -1.0, max_abs = 0.0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const double diff = std::fabs(static_cast<double>(got[i]) - ref[i]);
+      const double t = tol(i, ref[i]);
+      const bool bad = !(diff <= t);  // NaN counts as bad
+      if (bad) ++n_bad;
+      const double ratio = std::isnan(diff) ? INFINITY : diff / std::max(t, 1e-300);
+      if (ratio > worst_ratio) {
+        worst_ratio = ratio;
+        worst = i;
+      }
+      if (!std::isnan(diff)) max_abs = std::max(max_abs, diff);
+    }
+    CHECK_MESSAGE(n_bad == 0,
+                  absl::StrFormat("%s on %s: %d of %d elements out of tolerance; worst [%d] "
+                                  "ref %.9g got %.9g (diff %.3g, tol %.3g); max |diff| %.3g",
+                                  what, ts[k].name, n_bad, ref.size(), worst, ref[worst],
+                                  got[worst], std::fabs(static_cast<double>(got[worst]) - ref[worst]),
+                                  tol(worst, ref[worst]), max_abs));
+  }
+  return ref;
+}
+
+std::vector<uint8_t> expect_bytes_equal(const std::string& what, const Body& body) {
+  const std::vector<Outcome> outs = run_all(what, body);
+  const auto& ts = targets();
+  REQUIRE_MESSAGE(outs[0].status.ok(), what, ": reference failed: ", outs[0].status.ToString());
+  for (size_t k = 1; k < outs.size(); ++k) {
+    if (!outs[k].status.ok()) {
+      FAIL_CHECK(what, " on ", ts[k].name, " failed: ", outs[k].status.ToString());
+      continue;
+    }
+    REQUIRE(outs[k].bytes.size() == outs[0].bytes.size());
+    size_t first = outs[0].bytes.size(), n_diff = 0;
+    for (size_t i = 0; i < outs[0].bytes.size(); ++i) {
+      if (outs[k].bytes[i] != outs[0].bytes[i]) {
+        if (n_diff++ == 0) first = i;
+      }
+    }
+    CHECK_MESSAGE(n_diff == 0, absl::StrFormat("%s on %s: %d of %d bytes differ (first at %d)",
+                                               what, ts[k].name, n_diff, outs[0].bytes.size(),
+                                               first));
+  }
+  return outs[0].bytes;
+}
+
+void expect_error(const std::string& what, const Body& body, absl::StatusCode code) {
+  const std::vector<Outcome> outs = run_all(what, body);
+  const auto& ts = targets();
+  for (size_t k = 0; k < outs.size(); ++k) {
+    CHECK_MESSAGE(!outs[k].status.ok(), what, " on ", ts[k].name, ": expected an error, got OK");
+    if (code != absl::StatusCode::kOk && !outs[k].status.ok()) {
+      CHECK_MESSAGE(outs[k].status.code() == code, what, " on ", ts[k].name,
+                    ": wrong status code: ", outs[k].status.ToString());
+    }
+  }
+}
+
+}  // namespace gemma12b::optest

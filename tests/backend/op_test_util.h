@@ -1,0 +1,107 @@
+// Helpers for the op-conformance suite: host-side tensors, a per-device environment that places
+// every tensor between guard bytes, and "run the same op on every backend and compare with the
+// reference" drivers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "util/status.h"
+
+namespace gemma12b::optest {
+
+// Unit roundoff of f32 (2^-24).
+constexpr double kU = 5.960464477539063e-08;
+
+// A tensor's bytes on the host, in its dtype's layout (contiguous, rows of row_size bytes).
+struct HostTensor {
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+
+  int64_t numel() const;
+  int64_t row_len() const { return shape.back(); }
+  int64_t n_rows() const { return numel() / row_len(); }
+};
+
+std::vector<float> random_f32(std::mt19937& rng, int64_t n, float lo, float hi);
+HostTensor f32_tensor(std::vector<int64_t> shape, const std::vector<float>& values);
+HostTensor i32_tensor(std::vector<int64_t> shape, const std::vector<int32_t>& values);
+// Quantizes/converts f32 values row by row into dtype (any dtype but i32).
+HostTensor typed_tensor(DType dtype, std::vector<int64_t> shape, const std::vector<float>& values);
+// The f32 values a backend sees for t (dequantized with core/quant).
+std::vector<float> to_f32(const HostTensor& t);
+std::vector<float> bytes_to_f32(const std::vector<uint8_t>& bytes);
+
+// One backend under test (or the oracle).
+struct Target {
+  std::string name;  // "reference", "cpu/2t", "cpu/1t"
+  Device* device;
+  Stream* stream;
+};
+// [reference, cpu with 2 threads, cpu with 1 thread]; created once per process.
+const std::vector<Target>& targets();
+
+// The result of running an op body on one target: its status and, when OK, the dst bytes.
+struct Outcome {
+  Status status;
+  std::vector<uint8_t> bytes;
+};
+
+// Allocates tensors on one target. Every tensor gets its own buffer with kGuard guard bytes on
+// both sides (filled with a pattern checked by guards_intact()), so out-of-bounds writes show.
+class Env {
+ public:
+  static constexpr size_t kGuard = 64;
+  static constexpr uint8_t kGuardByte = 0xA5;
+
+  explicit Env(const Target& target) : target_(target) {}
+  Stream& stream() { return *target_.stream; }
+  const Target& target() const { return target_; }
+
+  TensorView upload(const HostTensor& t);
+  // A fresh tensor whose bytes are all `fill` (0xFF: f32 NaN, so unwritten outputs show).
+  TensorView alloc(DType dtype, std::vector<int64_t> shape, uint8_t fill = 0xFF);
+  // The view's rows, packed (works for strided views).
+  std::vector<uint8_t> download(const TensorView& v);
+  // {st, {}} if st is an error, else synchronizes and downloads dst.
+  Outcome finish(const Status& st, const TensorView& dst);
+  // Empty if every guard is intact, else a description of the first damaged one.
+  std::string guard_damage();
+
+ private:
+  TensorView place(DType dtype, const std::vector<int64_t>& shape, const uint8_t* data,
+                   uint8_t fill);
+  const Target& target_;
+  struct Slot {
+    std::unique_ptr<Buffer> buffer;
+    size_t begin, end;  // payload range
+  };
+  std::vector<Slot> slots_;
+};
+
+using Body = std::function<Outcome(Env&)>;
+// Tolerance for output element i whose reference value is ref.
+using TolFn = std::function<double(size_t i, double ref)>;
+// |got - ref| <= rtol·|ref| + atol.
+TolFn rel_tol(double rtol, double atol);
+
+// Runs body on every target (guards checked), returns the outcomes in targets() order.
+std::vector<Outcome> run_all(const std::string& what, const Body& body);
+// Runs body everywhere; requires the reference to succeed and every other target to succeed and
+// produce f32 output within tol of the reference's. Returns the reference output.
+std::vector<float> expect_close(const std::string& what, const Body& body, const TolFn& tol);
+// As expect_close but every target's dst bytes must equal the reference's exactly.
+std::vector<uint8_t> expect_bytes_equal(const std::string& what, const Body& body);
+// Runs body everywhere and requires a non-OK status from each target (of `code` unless kOk).
+void expect_error(const std::string& what, const Body& body,
+                  absl::StatusCode code = absl::StatusCode::kOk);
+
+}  // namespace gemma12b::optest
