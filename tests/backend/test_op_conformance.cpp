@@ -1,0 +1,818 @@
+// Op conformance: every op of core/op.h run on the reference backend (the oracle, double
+// accumulation) and on the CPU backend (f32 accumulation; 2 threads and 1 thread), with random
+// inputs, edge cases and the validation errors of core/ops.
+//
+// Tolerances: the CPU backend uses the same core/quant (de)quantizers as the reference, so the
+// only differences are f32 vs double arithmetic. With u = 2^-24:
+//  - single IEEE operations (add, mul, scale, get_rows' scaling, copies) must match bit for bit;
+//  - matmul: a K-term f32 dot product has error ≲ c·√K·u·Σ|x_k·w_k| (blocked/pairwise summation,
+//    random rounding); we allow 4·√K·u·Σ|x_k w_k| per element (≈ 50× the typical error, ≪ the
+//    change from one missing or wrong term);
+//  - row ops (norms, rope, softcap, geglu, softmax): a handful of roundings per element, so 1e-5
+//    relative to the element plus 1e-5 of the tensor's rms (for elements near zero);
+//  - attention: score errors (√D·u·Σ|q k|·scale) become relative errors of the softmax weights,
+//    plus O(S·u) from the f32 denominator; times max|v| since the output is a convex combination
+//    of v rows.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "core/ops.h"
+#include "core/quant.h"
+#include "op_test_util.h"
+
+namespace gemma12b {
+namespace {
+
+using namespace optest;
+
+double rms(const std::vector<float>& v) {
+  double s = 0.0;
+  for (float e : v) s += static_cast<double>(e) * e;
+  return v.empty() ? 0.0 : std::sqrt(s / static_cast<double>(v.size()));
+}
+
+double max_abs(const std::vector<float>& v) {
+  double m = 0.0;
+  for (float e : v) m = std::max(m, std::fabs(static_cast<double>(e)));
+  return m;
+}
+
+std::string dname(DType t) { return std::string(dtype_name(t)); }
+
+// ================================================================================================
+// matmul
+// ================================================================================================
+
+struct MatmulCase {
+  DType wt;
+  int64_t M, K, N;
+  bool bias;
+  uint32_t seed;
+  bool strided = false;        // x and dst are column slices of wider tensors (non-contiguous)
+  std::vector<int64_t> xshape;  // optional: rank-3 x with M = product of leading dims
+};
+
+void run_matmul(const MatmulCase& c) {
+  std::mt19937 rng(c.seed);
+  const int64_t M = c.M, K = c.K, N = c.N;
+  const std::vector<float> x = random_f32(rng, M * K, -1.0f, 1.0f);
+  const HostTensor w = typed_tensor(c.wt, {N, K}, random_f32(rng, N * K, -1.0f, 1.0f));
+  const std::vector<float> wf = to_f32(w);
+  const std::vector<float> b = random_f32(rng, N, -1.0f, 1.0f);
+
+  std::vector<double> tol(M * N);
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      double sum_abs = 0.0;
+      for (int64_t k = 0; k < K; ++k) sum_abs += std::fabs(static_cast<double>(x[m * K + k]) * wf[n * K + k]);
+      tol[m * N + n] = 4.0 * std::sqrt(static_cast<double>(K)) * kU * sum_abs +
+                       4.0 * kU * (c.bias ? std::fabs(b[n]) : 0.0);
+    }
+  }
+  const std::string what =
+      absl::StrFormat("matmul w=%s M=%d K=%d N=%d bias=%d%s%s", dname(c.wt), M, K, N, c.bias,
+                      c.strided ? " strided" : "", c.xshape.empty() ? "" : " rank3-x");
+  Body body = [&](Env& env) {
+    TensorView xv, dv, dparent;
+    if (c.strided) {
+      // x: columns [16, 16 + K) of [M, K + 48]; dst: columns [8, 8 + N) of [M, N + 24].
+      std::vector<float> wide((K + 48) * M, 7.0f);
+      for (int64_t m = 0; m < M; ++m) std::copy_n(&x[m * K], K, &wide[m * (K + 48) + 16]);
+      xv = env.upload(f32_tensor({M, K + 48}, wide)).slice(1, 16, K);
+      dv = env.alloc(DType::kF32, {M, N + 24}).slice(1, 8, N);
+    } else if (!c.xshape.empty()) {
+      xv = env.upload(f32_tensor(c.xshape, x));
+      dv = env.alloc(DType::kF32, {c.xshape[0], c.xshape[1], N});
+    } else {
+      xv = env.upload(f32_tensor({M, K}, x));
+      dv = env.alloc(DType::kF32, {M, N});
+    }
+    const TensorView wv = env.upload(w);
+    const TensorView bv = c.bias ? env.upload(f32_tensor({N}, b)) : TensorView{};
+    return env.finish(ops::matmul(env.stream(), dv, xv, wv, bv), dv);
+  };
+  expect_close(what, body, [&](size_t i, double ref) { return tol[i] + 2.0 * kU * std::fabs(ref); });
+}
+
+TEST_CASE("op: matmul, every weight dtype, both CPU paths") {
+  const DType types[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0,
+                         DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+  uint32_t seed = 1;
+  for (DType wt : types) {
+    const int64_t block = dtype_traits(wt).block_size;
+    for (int64_t K : {64, 256, 512}) {
+      if (K % block != 0) continue;  // k-quants need K % 256 == 0
+      for (int64_t M : {1, 3, 8, 37}) {
+        for (bool bias : {false, true}) {
+          // N odd (not a multiple of the thread count) and not a multiple of 8 or 16.
+          run_matmul({wt, M, K, /*N=*/(M == 37 ? 45 : 67), bias, seed++});
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("op: matmul, non-contiguous x/dst, rank-3 x, several weight panels") {
+  // M >= 8 with strided x/dst must fall back to (or correctly handle) the row-wise path.
+  run_matmul({DType::kF32, 9, 64, 33, true, 101, /*strided=*/true});
+  run_matmul({DType::kQ8_0, 12, 256, 21, false, 102, /*strided=*/true});
+  run_matmul({DType::kQ4_0, 3, 64, 19, true, 103, /*strided=*/true});
+  // x [2, 5, K]: M = 10 rows.
+  run_matmul({DType::kQ6_K, 10, 256, 27, true, 104, false, {2, 5, 256}});
+  run_matmul({DType::kF16, 2, 64, 27, false, 105, false, {2, 1, 64}});
+  // N·K > 4M floats: the sgemm path converts weights in panels of (1 << 22) / K rows; N here
+  // spans two panels with a ragged tail.
+  run_matmul({DType::kQ8_0, 8, 256, 16384 + 77, true, 106});
+}
+
+// ================================================================================================
+// get_rows
+// ================================================================================================
+
+TEST_CASE("op: get_rows on every table dtype, with scale") {
+  const DType types[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0,
+                         DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+  const int64_t V = 50, D = 256;
+  const std::vector<int32_t> ids = {0, 49, 7, 7, 23, 1, 48, 0, 31};
+  uint32_t seed = 200;
+  for (DType dt : types) {
+    std::mt19937 rng(seed++);
+    const HostTensor table = typed_tensor(dt, {V, D}, random_f32(rng, V * D, -2.0f, 2.0f));
+    const std::vector<float> tf = to_f32(table);
+    for (float scale : {1.0f, 16.0f, -0.37f}) {
+      const std::string what = absl::StrFormat("get_rows %s scale=%g", dname(dt), scale);
+      // Each output is one f32 multiply of the same dequantized value: bit-exact.
+      const std::vector<uint8_t> ref = expect_bytes_equal(what, [&](Env& env) {
+        const TensorView tv = env.upload(table);
+        const TensorView iv = env.upload(i32_tensor({static_cast<int64_t>(ids.size())}, ids));
+        const TensorView dv = env.alloc(DType::kF32, {static_cast<int64_t>(ids.size()), D});
+        return env.finish(ops::get_rows(env.stream(), dv, tv, iv, scale), dv);
+      });
+      // And the oracle itself picks the right rows.
+      const std::vector<float> rf = bytes_to_f32(ref);
+      bool rows_ok = true;
+      for (size_t t = 0; t < ids.size(); ++t) {
+        for (int64_t i = 0; i < D; ++i) rows_ok &= rf[t * D + i] == tf[ids[t] * D + i] * scale;
+      }
+      CHECK_MESSAGE(rows_ok, what, ": reference rows differ from the table");
+    }
+  }
+}
+
+TEST_CASE("op: get_rows rejects out-of-range ids") {
+  const int64_t V = 10, D = 64;
+  std::mt19937 rng(250);
+  const std::vector<float> vals = random_f32(rng, V * D, -1.0f, 1.0f);
+  for (DType dt : {DType::kF32, DType::kQ8_0}) {
+    const HostTensor table = typed_tensor(dt, {V, D}, vals);
+    for (int32_t bad : {10, -1, 1 << 30}) {
+      const std::vector<int32_t> ids = {1, bad, 2};
+      expect_error(absl::StrFormat("get_rows %s id %d", dname(dt), bad), [&](Env& env) {
+        const TensorView dv = env.alloc(DType::kF32, {3, D});
+        return env.finish(ops::get_rows(env.stream(), dv, env.upload(table),
+                                        env.upload(i32_tensor({3}, ids)), 1.0f),
+                          dv);
+      });
+    }
+  }
+}
+
+// ================================================================================================
+// rms_norm, layer_norm
+// ================================================================================================
+
+TEST_CASE("op: rms_norm with/without weight, in place and out of place") {
+  uint32_t seed = 300;
+  for (int64_t D : {256, 100, 3840}) {
+    for (bool weighted : {false, true}) {
+      for (bool in_place : {false, true}) {
+        std::mt19937 rng(seed++);
+        const int64_t R = D > 1000 ? 3 : 15;
+        std::vector<float> x = random_f32(rng, R * D, -3.0f, 3.0f);
+        for (int64_t i = 0; i < D; ++i) x[i] *= 1e-3f;  // a row of small values
+        const std::vector<float> w = random_f32(rng, D, -2.0f, 2.0f);
+        const float eps = D == 100 ? 1e-2f : 1e-6f;
+        const std::string what =
+            absl::StrFormat("rms_norm D=%d weight=%d in_place=%d", D, weighted, in_place);
+        expect_close(what,
+                     [&](Env& env) {
+                       const TensorView xv = env.upload(f32_tensor({R / 3 > 0 ? 3 : 1, R / 3, D}, x));
+                       const TensorView wv = weighted ? env.upload(f32_tensor({D}, w)) : TensorView{};
+                       const TensorView dv = in_place ? xv : env.alloc(DType::kF32, {R, D});
+                       return env.finish(ops::rms_norm(env.stream(), dv, xv, wv, eps), dv);
+                     },
+                     rel_tol(1e-5, 1e-5 * (weighted ? 2.0 : 1.0)));
+      }
+    }
+  }
+}
+
+TEST_CASE("op: layer_norm, in place and out of place") {
+  uint32_t seed = 350;
+  for (int64_t D : {96, 1152}) {
+    for (bool in_place : {false, true}) {
+      std::mt19937 rng(seed++);
+      const int64_t R = 7;
+      std::vector<float> x = random_f32(rng, R * D, -2.0f, 2.0f);
+      for (int64_t r = 0; r < R; ++r) {
+        for (int64_t i = 0; i < D; ++i) x[r * D + i] += static_cast<float>(r) - 3.0f;  // row means
+      }
+      const std::vector<float> w = random_f32(rng, D, -2.0f, 2.0f);
+      const std::vector<float> b = random_f32(rng, D, -1.0f, 1.0f);
+      expect_close(absl::StrFormat("layer_norm D=%d in_place=%d", D, in_place),
+                   [&](Env& env) {
+                     const TensorView xv = env.upload(f32_tensor({R, D}, x));
+                     const TensorView dv = in_place ? xv : env.alloc(DType::kF32, {R, D});
+                     return env.finish(ops::layer_norm(env.stream(), dv, xv,
+                                                       env.upload(f32_tensor({D}, w)),
+                                                       env.upload(f32_tensor({1, D}, b)), 1e-5f),
+                                       dv);
+                   },
+                   rel_tol(1e-5, 2e-5));
+    }
+  }
+}
+
+// ================================================================================================
+// rope
+// ================================================================================================
+
+TEST_CASE("op: rope, full and partial rotation, frequency factors, large positions") {
+  struct Case {
+    int64_t T, H, D, n_rot;
+    float theta;
+    bool ff;
+    bool in_place;
+  };
+  const Case cases[] = {
+      {5, 3, 128, 0, 10000.0f, false, false},   {5, 3, 128, 128, 1e6f, true, false},
+      {5, 2, 256, 64, 10000.0f, false, true},   {5, 2, 256, 128, 1e6f, true, false},
+      {1, 8, 64, 32, 10000.0f, true, true},     {5, 4, 512, 0, 1e6f, true, true},
+  };
+  const std::vector<int32_t> all_pos = {0, 1, 17, 4095, 100000};
+  uint32_t seed = 400;
+  for (const Case& c : cases) {
+    std::mt19937 rng(seed++);
+    const int64_t n_rot = c.n_rot == 0 ? c.D : c.n_rot, half = n_rot / 2;
+    const std::vector<float> x = random_f32(rng, c.T * c.H * c.D, -2.0f, 2.0f);
+    std::vector<int32_t> pos(all_pos.end() - c.T, all_pos.end());
+    std::vector<float> ff = random_f32(rng, half + 3, 1.0f, 8.0f);  // extra entries are ignored
+    std::vector<bool> frozen(half, false);
+    for (int64_t i = half / 2; i < half; i += 3) {
+      ff[i] = 1e30f;  // this pair must not rotate
+      frozen[i] = true;
+    }
+    const std::string what = absl::StrFormat("rope T=%d H=%d D=%d n_rot=%d theta=%g ff=%d in_place=%d",
+                                             c.T, c.H, c.D, c.n_rot, c.theta, c.ff, c.in_place);
+    const std::vector<float> ref = expect_close(
+        what,
+        [&](Env& env) {
+          const TensorView xv = env.upload(f32_tensor({c.T, c.H, c.D}, x));
+          const TensorView dv = c.in_place ? xv : env.alloc(DType::kF32, {c.T, c.H, c.D});
+          const TensorView fv = c.ff ? env.upload(f32_tensor({half + 3}, ff)) : TensorView{};
+          return env.finish(ops::rope(env.stream(), dv, xv, env.upload(i32_tensor({c.T}, pos)), fv,
+                                      c.theta, static_cast<int32_t>(c.n_rot)),
+                            dv);
+        },
+        rel_tol(1e-5, 1e-5 * rms(x)));
+    // Oracle sanity: dims >= n_rot pass through, frozen pairs (and position 0) do not rotate.
+    bool passthrough_ok = true;
+    for (int64_t r = 0; r < c.T * c.H; ++r) {
+      const int64_t t = r / c.H;
+      for (int64_t i = 0; i < c.D; ++i) {
+        const bool fixed = i >= n_rot || pos[t] == 0 || (c.ff && frozen[i % half]);
+        if (fixed) passthrough_ok &= std::fabs(ref[r * c.D + i] - x[r * c.D + i]) <= 1e-6f;
+      }
+    }
+    CHECK_MESSAGE(passthrough_ok, what, ": reference changed a dim that must pass through");
+  }
+}
+
+// ================================================================================================
+// attention
+// ================================================================================================
+
+struct AttnCase {
+  int64_t T, S, Hq, Hkv, D, Dv;
+  DType kv;
+  int32_t window;
+  bool blocks;
+  float scale;
+  uint32_t seed;
+};
+
+struct AttnInputs {
+  std::vector<float> q;
+  HostTensor k, v;
+  std::vector<int32_t> qpos, kpos, qblock, kblock;
+};
+
+AttnInputs make_attention_inputs(const AttnCase& c) {
+  std::mt19937 rng(c.seed);
+  AttnInputs in;
+  in.q = random_f32(rng, c.T * c.Hq * c.D, -1.0f, 1.0f);
+  in.k = typed_tensor(c.kv, {c.S, c.Hkv, c.D}, random_f32(rng, c.S * c.Hkv * c.D, -1.0f, 1.0f));
+  in.v = typed_tensor(c.kv, {c.S, c.Hkv, c.Dv}, random_f32(rng, c.S * c.Hkv * c.Dv, -1.0f, 1.0f));
+  // Queries are the newest T positions up to qmax; the cache holds S slots in shuffled (ring-like)
+  // order: two future positions (qmax+1, qmax+2), the S-2 most recent ones, and some empty slots.
+  const int32_t qmax = 70;
+  for (int64_t t = 0; t < c.T; ++t) in.qpos.push_back(qmax - static_cast<int32_t>(c.T) + 1 + static_cast<int32_t>(t));
+  in.kpos = {qmax + 1, qmax + 2};
+  for (int64_t s = 0; static_cast<int64_t>(in.kpos.size()) < c.S; ++s) in.kpos.push_back(qmax - static_cast<int32_t>(s));
+  std::shuffle(in.kpos.begin(), in.kpos.end(), rng);
+  for (int64_t s = 0; s < c.S; ++s) {
+    if (in.kpos[s] != qmax && rng() % 6 == 0) in.kpos[s] = -1;
+  }
+  if (c.blocks) {
+    // Block 7 spans positions [qmax-2, qmax+1]: queries in it see keys of the block at later
+    // positions. Block 3 is every even position below qmax-2; query 0 (if T > 1) belongs to it.
+    for (int64_t t = 0; t < c.T; ++t) {
+      in.qblock.push_back(in.qpos[t] >= qmax - 2 ? 7 : (t == 0 ? 3 : -1));
+    }
+    for (int32_t p : in.kpos) {
+      const bool in7 = p >= qmax - 2 && p <= qmax + 1;
+      in.kblock.push_back(in7 ? 7 : (p >= 0 && p % 2 == 0 ? 3 : -1));
+    }
+  }
+  return in;
+}
+
+Outcome run_attention(Env& env, const AttnCase& c, const AttnInputs& in) {
+  ops::AttentionArgs a;
+  a.q = env.upload(f32_tensor({c.T, c.Hq, c.D}, in.q));
+  a.k = env.upload(in.k);
+  a.v = env.upload(in.v);
+  a.qpos = env.upload(i32_tensor({c.T}, in.qpos));
+  a.kpos = env.upload(i32_tensor({c.S}, in.kpos));
+  if (!in.qblock.empty()) {
+    a.qblock = env.upload(i32_tensor({c.T}, in.qblock));
+    a.kblock = env.upload(i32_tensor({c.S}, in.kblock));
+  }
+  a.scale = c.scale;
+  a.window = c.window;
+  const TensorView dv = env.alloc(DType::kF32, {c.T, c.Hq, c.Dv});
+  return env.finish(ops::attention(env.stream(), dv, a), dv);
+}
+
+// Tolerance per the header comment: max|v|·(8·√D·u·max Σ|q_i k_i|·|scale| + 16·S·u).
+double attention_tol(const AttnCase& c, const AttnInputs& in) {
+  const std::vector<float> k = to_f32(in.k), v = to_f32(in.v);
+  double dot_abs = 0.0;
+  for (int64_t t = 0; t < c.T; ++t) {
+    for (int64_t h = 0; h < c.Hq; ++h) {
+      const int64_t hk = h / (c.Hq / c.Hkv);
+      for (int64_t s = 0; s < c.S; ++s) {
+        double d = 0.0;
+        for (int64_t i = 0; i < c.D; ++i) {
+          d += std::fabs(static_cast<double>(in.q[(t * c.Hq + h) * c.D + i]) * k[(s * c.Hkv + hk) * c.D + i]);
+        }
+        dot_abs = std::max(dot_abs, d * std::fabs(c.scale));
+      }
+    }
+  }
+  return max_abs(v) * (8.0 * std::sqrt(static_cast<double>(c.D)) * kU * dot_abs +
+                       16.0 * static_cast<double>(c.S) * kU);
+}
+
+std::string attn_name(const AttnCase& c) {
+  return absl::StrFormat("attention T=%d S=%d Hq=%d Hkv=%d D=%d Dv=%d kv=%s window=%d blocks=%d "
+                         "scale=%g",
+                         c.T, c.S, c.Hq, c.Hkv, c.D, c.Dv, dname(c.kv), c.window, c.blocks, c.scale);
+}
+
+// Mask kinds met by the grid, to prove it exercises every clause of the visibility rule.
+struct MaskCoverage {
+  int64_t empty_slot = 0, future_hidden = 0, window_hidden = 0, future_in_block = 0, visible = 0;
+  int64_t no_visible_query = 0;
+};
+
+// The visibility rule of op.h, written independently of both backends.
+bool visible(const AttnCase& c, const AttnInputs& in, int64_t t, int64_t s, MaskCoverage* cov) {
+  const int32_t kp = in.kpos[s], qp = in.qpos[t];
+  const bool in_block = !in.qblock.empty() && in.qblock[t] >= 0 && in.qblock[t] == in.kblock[s];
+  bool vis = true;
+  if (kp < 0) {
+    vis = false;
+    if (cov) ++cov->empty_slot;
+  } else if (kp > qp && !in_block) {
+    vis = false;
+    if (cov) ++cov->future_hidden;
+  } else if (c.window > 0 && qp - kp >= c.window) {
+    vis = false;
+    if (cov) ++cov->window_hidden;
+  }
+  if (cov && vis) {
+    ++cov->visible;
+    if (kp > qp) ++cov->future_in_block;
+  }
+  return vis;
+}
+
+// A direct double-precision evaluation of the contract, to check the oracle itself.
+std::vector<double> naive_attention(const AttnCase& c, const AttnInputs& in, MaskCoverage* cov) {
+  const std::vector<float> k = to_f32(in.k), v = to_f32(in.v);
+  std::vector<double> out(c.T * c.Hq * c.Dv, 0.0);
+  for (int64_t t = 0; t < c.T; ++t) {
+    int64_t n_vis = 0;
+    for (int64_t s = 0; s < c.S; ++s) n_vis += visible(c, in, t, s, cov);
+    if (cov && n_vis == 0) ++cov->no_visible_query;
+    for (int64_t h = 0; h < c.Hq; ++h) {
+      const int64_t hk = h / (c.Hq / c.Hkv);
+      std::vector<double> sc(c.S, -INFINITY);
+      double mx = -INFINITY;
+      for (int64_t s = 0; s < c.S; ++s) {
+        if (!visible(c, in, t, s, nullptr)) continue;
+        double d = 0.0;
+        for (int64_t i = 0; i < c.D; ++i) d += static_cast<double>(in.q[(t * c.Hq + h) * c.D + i]) * k[(s * c.Hkv + hk) * c.D + i];
+        sc[s] = d * c.scale;
+        mx = std::max(mx, sc[s]);
+      }
+      if (mx == -INFINITY) continue;
+      double den = 0.0;
+      std::vector<double> acc(c.Dv, 0.0);
+      for (int64_t s = 0; s < c.S; ++s) {
+        if (sc[s] == -INFINITY) continue;
+        const double p = std::exp(sc[s] - mx);
+        den += p;
+        for (int64_t i = 0; i < c.Dv; ++i) acc[i] += p * v[(s * c.Hkv + hk) * c.Dv + i];
+      }
+      for (int64_t i = 0; i < c.Dv; ++i) out[(t * c.Hq + h) * c.Dv + i] = acc[i] / den;
+    }
+  }
+  return out;
+}
+
+void check_attention(const AttnCase& c, MaskCoverage* cov = nullptr) {
+  const AttnInputs in = make_attention_inputs(c);
+  const double tol = attention_tol(c, in);
+  const std::vector<float> ref =
+      expect_close(attn_name(c), [&](Env& env) { return run_attention(env, c, in); },
+                   [tol](size_t, double r) { return tol + 4.0 * kU * std::fabs(r); });
+  const std::vector<double> naive = naive_attention(c, in, cov);
+  double worst = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(ref[i] - naive[i]));
+  CHECK_MESSAGE(worst <= 1e-6, attn_name(c), ": reference differs from the op.h rule by ", worst);
+}
+
+TEST_CASE("op: attention grid (GQA/MQA/MHA, k/v dtypes, masks, windows, blocks)") {
+  uint32_t seed = 500;
+  MaskCoverage cov;
+  for (DType kv : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    for (int64_t D : {64, 128}) {
+      for (auto [Hq, Hkv] : {std::pair<int64_t, int64_t>{4, 2}, {4, 1}, {4, 4}}) {
+        for (int64_t T : {1, 5}) {
+          for (int64_t S : {7, 40}) {
+            for (int32_t window : {0, 16}) {
+              for (bool blocks : {false, true}) {
+                const float scale = (seed % 3 == 0) ? 1.0f : 1.0f / std::sqrt(static_cast<float>(D));
+                check_attention({T, S, Hq, Hkv, D, D, kv, window, blocks, scale, seed++}, &cov);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(cov.empty_slot > 0);
+  CHECK(cov.future_hidden > 0);
+  CHECK(cov.window_hidden > 0);
+  CHECK(cov.future_in_block > 0);
+}
+
+TEST_CASE("op: attention with Dv != D and a longer cache") {
+  check_attention({3, 40, 4, 2, 128, 64, DType::kF32, 0, false, 0.0883883f, 601});
+  check_attention({5, 40, 8, 2, 64, 128, DType::kQ8_0, 16, true, 0.125f, 602});
+  check_attention({2, 300, 4, 1, 64, 64, DType::kF16, 0, false, 1.0f, 603});
+}
+
+TEST_CASE("op: attention query with no visible key gives zeros") {
+  // Query 0 at position 10 sees only empty slots and keys in its future; query 1 (position 100,
+  // window 16) sees nothing within its window either except slot 3 (position 90); query 2 at
+  // position 200 sees nothing inside its window; query 3 at position 5 (blocks) sees key 4 (block
+  // 9, position 60) only.
+  const AttnCase c{4, 6, 4, 2, 64, 64, DType::kF32, 16, true, 0.125f, 700};
+  AttnInputs in = make_attention_inputs(c);
+  in.qpos = {10, 100, 200, 5};
+  in.kpos = {-1, 11, 50, 90, 60, -1};
+  in.qblock = {-1, -1, -1, 9};
+  in.kblock = {-1, 2, -1, -1, 9, 9};
+  const double tol = attention_tol(c, in);
+  const std::vector<float> ref =
+      expect_close("attention with empty queries", [&](Env& env) { return run_attention(env, c, in); },
+                   [tol](size_t, double r) { return tol + 4.0 * kU * std::fabs(r); });
+  const int64_t row = c.Hq * c.Dv;
+  auto all_zero = [&](int64_t t) {
+    return std::all_of(ref.begin() + t * row, ref.begin() + (t + 1) * row, [](float e) { return e == 0.0f; });
+  };
+  CHECK(all_zero(0));
+  CHECK_FALSE(all_zero(1));
+  CHECK(all_zero(2));
+  CHECK_FALSE(all_zero(3));
+  // The CPU results for the empty queries must be exact zeros, not NaN or garbage.
+  const std::vector<Outcome> outs = run_all("attention empty queries (exact zeros)",
+                                            [&](Env& env) { return run_attention(env, c, in); });
+  for (size_t k = 0; k < outs.size(); ++k) {
+    REQUIRE(outs[k].status.ok());
+    const std::vector<float> got = bytes_to_f32(outs[k].bytes);
+    for (int64_t t : {0, 2}) {
+      CHECK_MESSAGE(std::all_of(got.begin() + t * row, got.begin() + (t + 1) * row,
+                                [](float e) { return e == 0.0f; }),
+                    targets()[k].name, ": query ", t, " must be all zeros");
+    }
+  }
+}
+
+// ================================================================================================
+// element-wise and row-wise ops
+// ================================================================================================
+
+TEST_CASE("op: geglu") {
+  std::mt19937 rng(800);
+  for (bool in_place : {false, true}) {
+    const int64_t R = 6, D = 200;
+    const std::vector<float> g = random_f32(rng, R * D, -5.0f, 5.0f);
+    const std::vector<float> u = random_f32(rng, R * D, -2.0f, 2.0f);
+    expect_close(absl::StrFormat("geglu in_place=%d", in_place),
+                 [&](Env& env) {
+                   const TensorView gv = env.upload(f32_tensor({2, 3, D}, g));
+                   const TensorView dv = in_place ? gv : env.alloc(DType::kF32, {R, D});
+                   return env.finish(ops::geglu(env.stream(), dv, gv, env.upload(f32_tensor({R, D}, u))), dv);
+                 },
+                 rel_tol(1e-5, 1e-5 * rms(u)));
+  }
+}
+
+TEST_CASE("op: add and mul with the three broadcast forms") {
+  std::mt19937 rng(900);
+  const int64_t A = 3, B = 4, D = 40;
+  const std::vector<float> a = random_f32(rng, A * B * D, -4.0f, 4.0f);
+  struct Form {
+    const char* name;
+    std::vector<int64_t> shape;
+  };
+  const Form forms[] = {{"same", {A, B, D}}, {"same-2d", {A * B, D}}, {"row", {D}},
+                        {"row-1xD", {1, D}}, {"scalar", {1}}, {"scalar-1x1", {1, 1}}};
+  for (int op = 0; op < 2; ++op) {
+    for (const Form& f : forms) {
+      for (bool in_place : {false, true}) {
+        int64_t n = 1;
+        for (int64_t d : f.shape) n *= d;
+        const std::vector<float> b = random_f32(rng, n, -4.0f, 4.0f);
+        const std::string what =
+            absl::StrFormat("%s %s in_place=%d", op == 0 ? "add" : "mul", f.name, in_place);
+        // One IEEE operation per element: bit-exact.
+        const std::vector<uint8_t> ref = expect_bytes_equal(what, [&](Env& env) {
+          const TensorView av = env.upload(f32_tensor({A, B, D}, a));
+          const TensorView bv = env.upload(f32_tensor(f.shape, b));
+          const TensorView dv = in_place ? av : env.alloc(DType::kF32, {A * B, D});
+          return env.finish(op == 0 ? ops::add(env.stream(), dv, av, bv) : ops::mul(env.stream(), dv, av, bv), dv);
+        });
+        const std::vector<float> rf = bytes_to_f32(ref);
+        bool ok = true;
+        for (int64_t i = 0; i < A * B * D; ++i) {
+          const float y = n == 1 ? b[0] : (n == D ? b[i % D] : b[i]);
+          ok &= rf[i] == (op == 0 ? a[i] + y : a[i] * y);
+        }
+        CHECK_MESSAGE(ok, what, ": reference broadcast is wrong");
+      }
+    }
+  }
+}
+
+TEST_CASE("op: scale, softcap, softmax") {
+  std::mt19937 rng(1000);
+  const int64_t R = 10, D = 333;
+  for (bool in_place : {false, true}) {
+    const std::vector<float> x = random_f32(rng, R * D, -60.0f, 60.0f);
+    for (float factor : {0.5f, -3.7f, 0.0f}) {
+      expect_bytes_equal(absl::StrFormat("scale %g in_place=%d", factor, in_place), [&](Env& env) {
+        const TensorView xv = env.upload(f32_tensor({R, D}, x));
+        const TensorView dv = in_place ? xv : env.alloc(DType::kF32, {R, D});
+        return env.finish(ops::scale(env.stream(), dv, xv, factor), dv);
+      });
+    }
+    for (float cap : {30.0f, 50.0f, 1e-3f}) {
+      expect_close(absl::StrFormat("softcap %g in_place=%d", cap, in_place),
+                   [&](Env& env) {
+                     const TensorView xv = env.upload(f32_tensor({R, D}, x));
+                     const TensorView dv = in_place ? xv : env.alloc(DType::kF32, {R, D});
+                     return env.finish(ops::softcap(env.stream(), dv, xv, cap), dv);
+                   },
+                   rel_tol(1e-5, 1e-6 * cap));
+    }
+    for (float sc : {1.0f, 0.125f, 2.0f}) {
+      // Softmax outputs carry relative errors ≈ u·|x·scale − max| (exp of a rounded argument);
+      // |x·scale − max| ≤ 240 here, so ≤ 3e-5 relative, plus an absolute floor for underflow.
+      const std::vector<float> ref = expect_close(
+          absl::StrFormat("softmax scale=%g in_place=%d", sc, in_place),
+          [&](Env& env) {
+            const TensorView xv = env.upload(f32_tensor({2, R / 2, D}, x));
+            const TensorView dv = in_place ? xv : env.alloc(DType::kF32, {R, D});
+            return env.finish(ops::softmax(env.stream(), dv, xv, sc), dv);
+          },
+          rel_tol(4e-6 + 1.2e-7 * 120.0 * sc, 1e-30));
+      for (int64_t r = 0; r < R; ++r) {
+        const double sum = std::accumulate(ref.begin() + r * D, ref.begin() + (r + 1) * D, 0.0);
+        CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
+      }
+    }
+  }
+}
+
+TEST_CASE("op: softmax rows with -inf entries (masked logits)") {
+  std::mt19937 rng(1050);
+  const int64_t R = 4, D = 70;
+  std::vector<float> x = random_f32(rng, R * D, -8.0f, 8.0f);
+  for (int64_t r = 0; r < R; ++r) {
+    for (int64_t i = r; i < D; i += 3) x[r * D + i] = -INFINITY;
+  }
+  const std::vector<float> ref = expect_close("softmax with -inf", [&](Env& env) {
+    const TensorView xv = env.upload(f32_tensor({R, D}, x));
+    const TensorView dv = env.alloc(DType::kF32, {R, D});
+    return env.finish(ops::softmax(env.stream(), dv, xv, 1.0f), dv);
+  }, rel_tol(1e-5, 1e-30));
+  for (int64_t i = 0; i < R * D; ++i) {
+    if (std::isinf(x[i])) CHECK(ref[i] == 0.0f);
+  }
+}
+
+// ================================================================================================
+// copy, dequantize
+// ================================================================================================
+
+TEST_CASE("op: copy f32 -> f16/bf16/q8_0/q4_0 and back") {
+  std::mt19937 rng(1100);
+  const int64_t R = 6, D = 128;
+  const std::vector<float> x = random_f32(rng, R * D, -3.0f, 3.0f);
+  for (DType dt : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+    // f32 -> dt: same quantizer on every backend, so the bytes must match exactly.
+    const std::vector<uint8_t> packed = expect_bytes_equal(
+        absl::StrFormat("copy f32->%s", dname(dt)), [&](Env& env) {
+          const TensorView dv = env.alloc(dt, {R, D}, 0x5A);
+          return env.finish(ops::copy(env.stream(), dv, env.upload(f32_tensor({R, D}, x))), dv);
+        });
+    HostTensor expect = typed_tensor(dt, {R, D}, x);
+    CHECK_MESSAGE(packed == expect.bytes, "copy f32->", dname(dt), ": reference differs from quantize_row");
+    // dt -> f32.
+    const HostTensor src{dt, {R, D}, packed};
+    const std::vector<uint8_t> back = expect_bytes_equal(
+        absl::StrFormat("copy %s->f32", dname(dt)), [&](Env& env) {
+          const TensorView dv = env.alloc(DType::kF32, {R, D});
+          return env.finish(ops::copy(env.stream(), dv, env.upload(src)), dv);
+        });
+    CHECK(bytes_to_f32(back) == to_f32(src));
+    // Writing rows into a slot range of a larger cache (KV-cache style): only those rows change.
+    expect_bytes_equal(absl::StrFormat("copy f32->%s into cache rows [3, 9)", dname(dt)), [&](Env& env) {
+      const TensorView cache = env.alloc(dt, {16, 2, D / 2 >= 32 ? D / 2 : D}, 0x11);
+      const TensorView rows = cache.slice(0, 3, R);
+      const TensorView xv = env.upload(f32_tensor({R, 2, D / 2}, x));
+      return env.finish(ops::copy(env.stream(), rows, xv), cache);
+    });
+  }
+  // i32 -> i32 is a plain copy.
+  std::vector<int32_t> ids(64);
+  std::iota(ids.begin(), ids.end(), -5);
+  expect_bytes_equal("copy i32->i32", [&](Env& env) {
+    const TensorView dv = env.alloc(DType::kI32, {4, 16});
+    return env.finish(ops::copy(env.stream(), dv, env.upload(i32_tensor({4, 16}, ids))), dv);
+  });
+}
+
+TEST_CASE("op: dequantize of every dtype") {
+  std::mt19937 rng(1200);
+  const int64_t R = 5, D = 512;
+  const std::vector<float> x = random_f32(rng, R * D, -2.0f, 2.0f);
+  for (DType dt : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0,
+                   DType::kQ4_K, DType::kQ6_K}) {
+    const HostTensor src = typed_tensor(dt, {R, D}, x);
+    const std::vector<uint8_t> out = expect_bytes_equal(
+        absl::StrFormat("dequantize %s", dname(dt)), [&](Env& env) {
+          const TensorView dv = env.alloc(DType::kF32, {R, D});
+          return env.finish(ops::dequantize(env.stream(), dv, env.upload(src)), dv);
+        });
+    CHECK(bytes_to_f32(out) == to_f32(src));
+  }
+}
+
+// ================================================================================================
+// validation
+// ================================================================================================
+
+// Runs one invalid op on every target; each must answer InvalidArgument (and not crash).
+void expect_invalid(const std::string& what, const std::function<Status(Env&)>& fn) {
+  expect_error(what, [&](Env& env) { return Outcome{fn(env), {}}; },
+               absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("op: validation rejects malformed ops with InvalidArgument") {
+  std::mt19937 rng(1300);
+  const std::vector<float> v64 = random_f32(rng, 64 * 64, -1.0f, 1.0f);
+  auto f32 = [&](Env& env, std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return env.upload(f32_tensor(shape, std::vector<float>(v64.begin(), v64.begin() + n)));
+  };
+
+  expect_invalid("matmul K mismatch", [&](Env& env) {
+    return ops::matmul(env.stream(), f32(env, {4, 8}), f32(env, {4, 64}), f32(env, {8, 32}));
+  });
+  expect_invalid("matmul dst shape", [&](Env& env) {
+    return ops::matmul(env.stream(), f32(env, {4, 9}), f32(env, {4, 64}), f32(env, {8, 64}));
+  });
+  expect_invalid("matmul f16 activations", [&](Env& env) {
+    const TensorView x = env.upload(typed_tensor(DType::kF16, {4, 64}, std::vector<float>(256, 1.0f)));
+    return ops::matmul(env.stream(), f32(env, {4, 8}), x, f32(env, {8, 64}));
+  });
+  expect_invalid("matmul bias size", [&](Env& env) {
+    return ops::matmul(env.stream(), f32(env, {4, 8}), f32(env, {4, 64}), f32(env, {8, 64}), f32(env, {7}));
+  });
+  expect_invalid("add incompatible shapes", [&](Env& env) {
+    return ops::add(env.stream(), f32(env, {4, 8}), f32(env, {4, 8}), f32(env, {3, 8}));
+  });
+  expect_invalid("mul i32 operand", [&](Env& env) {
+    const TensorView b = env.upload(i32_tensor({8}, std::vector<int32_t>(8, 1)));
+    return ops::mul(env.stream(), f32(env, {4, 8}), f32(env, {4, 8}), b);
+  });
+  expect_invalid("get_rows f32 ids", [&](Env& env) {
+    return ops::get_rows(env.stream(), f32(env, {2, 64}), f32(env, {8, 64}), f32(env, {2}), 1.0f);
+  });
+  expect_invalid("rope odd n_rot", [&](Env& env) {
+    const TensorView x = f32(env, {2, 2, 64});
+    return ops::rope(env.stream(), x, x, env.upload(i32_tensor({2}, {0, 1})), {}, 10000.0f, 63);
+  });
+  expect_invalid("rope n_rot > D", [&](Env& env) {
+    const TensorView x = f32(env, {2, 2, 64});
+    return ops::rope(env.stream(), x, x, env.upload(i32_tensor({2}, {0, 1})), {}, 10000.0f, 128);
+  });
+  expect_invalid("attention Hq not divisible by Hkv", [&](Env& env) {
+    ops::AttentionArgs a;
+    a.q = f32(env, {1, 3, 64});
+    a.k = f32(env, {4, 2, 64});
+    a.v = f32(env, {4, 2, 64});
+    a.qpos = env.upload(i32_tensor({1}, {3}));
+    a.kpos = env.upload(i32_tensor({4}, {0, 1, 2, 3}));
+    return ops::attention(env.stream(), f32(env, {1, 3, 64}), a);
+  });
+  expect_invalid("attention q4_0 k", [&](Env& env) {
+    ops::AttentionArgs a;
+    a.q = f32(env, {1, 2, 64});
+    a.k = env.upload(typed_tensor(DType::kQ4_0, {4, 2, 64}, std::vector<float>(512, 0.5f)));
+    a.v = f32(env, {4, 2, 64});
+    a.qpos = env.upload(i32_tensor({1}, {3}));
+    a.kpos = env.upload(i32_tensor({4}, {0, 1, 2, 3}));
+    return ops::attention(env.stream(), f32(env, {1, 2, 64}), a);
+  });
+  expect_invalid("softcap cap = 0", [&](Env& env) {
+    return ops::softcap(env.stream(), f32(env, {2, 8}), f32(env, {2, 8}), 0.0f);
+  });
+  expect_invalid("copy f32 -> q4_k", [&](Env& env) {
+    const TensorView d = env.alloc(DType::kQ4_K, {1, 256});
+    return ops::copy(env.stream(), d, f32(env, {1, 256}));
+  });
+  expect_invalid("dequantize q8_0 row not a block multiple", [&](Env& env) {
+    TensorView src = env.upload(typed_tensor(DType::kQ8_0, {2, 64}, std::vector<float>(128, 1.0f)));
+    src.shape[1] = 40;  // 40 is not a multiple of 32
+    return ops::dequantize(env.stream(), f32(env, {2, 40}), src);
+  });
+  expect_invalid("view past the end of its buffer (rows)", [&](Env& env) {
+    TensorView x = f32(env, {4, 8});
+    x = TensorView::contiguous(x.buffer, x.offset, DType::kF32, {64, 8});  // buffer holds 4 rows + guards
+    return ops::scale(env.stream(), x, x, 2.0f);
+  });
+  expect_invalid("view past the end of its buffer (offset)", [&](Env& env) {
+    TensorView x = f32(env, {4, 8});
+    x.offset = x.buffer->size() + 4096;
+    return ops::softmax(env.stream(), f32(env, {4, 8}), x, 1.0f);
+  });
+  expect_invalid("matmul weights past the end of their buffer", [&](Env& env) {
+    TensorView w = env.upload(typed_tensor(DType::kQ4_0, {8, 64}, std::vector<float>(512, 0.25f)));
+    w.shape[0] = 800;
+    return ops::matmul(env.stream(), f32(env, {1, 800}), f32(env, {1, 64}), w);
+  });
+}
+
+TEST_CASE("op: backends validate ops handed straight to Stream::execute") {
+  // A backend must not trust its caller: an op that skips ops::* is still checked.
+  for (const Target& t : targets()) {
+    Env env(t);
+    const TensorView x = env.upload(f32_tensor({4, 64}, std::vector<float>(256, 1.0f)));
+    const TensorView w = env.upload(f32_tensor({8, 32}, std::vector<float>(256, 1.0f)));
+    const TensorView d = env.alloc(DType::kF32, {4, 8});
+    Op op{OpKind::kMatmul, d, {x, w}, {}};
+    const Status st = t.stream->execute(op);
+    CHECK_MESSAGE(st.code() == absl::StatusCode::kInvalidArgument, t.name, ": ", st.ToString());
+    Op bad_kind{OpKind::kCount, d, {x}, {}};
+    CHECK_MESSAGE(!t.stream->execute(bad_kind).ok(), t.name, ": unknown op kind accepted");
+    CHECK_MESSAGE(env.guard_damage().empty(), t.name);
+  }
+}
+
+}  // namespace
+}  // namespace gemma12b
