@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+
+#include "io/hf_config.h"
 
 namespace gemma12b {
 
@@ -79,6 +82,24 @@ std::vector<int32_t> default_stop_tokens(const Model& model) {
 SamplingParams default_sampling(const Model& model) {
   SamplingParams p;  // the IT generation config values are the struct's defaults
   p.suppress_tokens = model.config().suppress_tokens;
+  // HF checkpoints: generation_config.json overrides them when present.
+  if (model.format() == "safetensors") {
+    std::error_code ec;
+    std::filesystem::path dir = model.path();
+    if (!std::filesystem::is_directory(dir, ec)) dir = dir.parent_path();
+    if (auto gc = JsonConfig::load((dir / "generation_config.json").string()); gc.ok()) {
+      if (auto t = (*gc)->get_float("temperature"); t.ok()) p.temperature = static_cast<float>(*t);
+      if (auto k = (*gc)->get_int("top_k"); k.ok()) p.top_k = static_cast<int32_t>(*k);
+      if (auto tp = (*gc)->get_float("top_p"); tp.ok()) p.top_p = static_cast<float>(*tp);
+      if (auto ds = (*gc)->get_bool("do_sample"); ds.ok() && !*ds) p.temperature = 0.0f;
+      if (auto sup = (*gc)->get_int_array("suppress_tokens"); sup.ok()) {
+        p.suppress_tokens.clear();
+        for (int64_t t : *sup) {
+          if (t >= 0 && t < model.config().n_vocab) p.suppress_tokens.push_back(static_cast<int32_t>(t));
+        }
+      }
+    }
+  }
   return p;
 }
 
