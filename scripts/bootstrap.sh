@@ -12,7 +12,7 @@ JOBS=${GEMMA12B_JOBS:-$(nproc)}
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers   # oneDNN (its CMake config wants OpenCL)
-  libeigen3-dev libopenblas-dev libabsl-dev nlohmann-json3-dev doctest-dev
+  libopenblas-dev libabsl-dev nlohmann-json3-dev doctest-dev
 )
 if [[ "${GEMMA12B_SKIP_APT:-0}" != 1 ]]; then
   SUDO=""

@@ -269,9 +269,42 @@ StatusOr<std::unique_ptr<SafetensorsSet>> SafetensorsSet::open(const std::string
     std::unique_ptr<SafetensorsSet> set(new SafetensorsSet());
     set->impl_ = std::make_unique<Impl>();
     set->impl_->directory = dir;
+    // A sharded checkpoint's index names the shard of every tensor: open exactly those shards
+    // and check that each tensor is where the index says.
+    const fs::path index_path = fs::path(dir) / "model.safetensors.index.json";
+    nlohmann::json weight_map;
+    if (fs::is_directory(st) && fs::exists(index_path, ec)) {
+      G12_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> idx, MappedFile::open(index_path.string()));
+      const nlohmann::json j = nlohmann::json::parse(idx->data(), idx->data() + idx->size(), nullptr, false);
+      if (j.is_discarded() || !j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
+        return DataLoss("%s: not a safetensors index (no weight_map object)", index_path.string());
+      }
+      weight_map = j["weight_map"];
+      std::vector<std::string> shards;
+      for (const auto& [tensor, shard] : weight_map.items()) {
+        if (!shard.is_string() || shard.get<std::string>().find('/') != std::string::npos) {
+          return DataLoss("%s: tensor %s has an invalid shard name", index_path.string(), tensor);
+        }
+        shards.push_back((fs::path(dir) / shard.get<std::string>()).string());
+      }
+      std::sort(shards.begin(), shards.end());
+      shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+      for (const std::string& f : shards) {
+        if (!fs::exists(f, ec)) return NotFound("%s lists shard %s, which does not exist", index_path.string(), f);
+      }
+      files = shards;
+    }
     for (const std::string& f : files) {
       G12_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> mf, MappedFile::open(f));
       G12_RETURN_IF_ERROR(add_file(*set->impl_, mf));
+    }
+    for (const auto& [tensor, shard] : weight_map.items()) {
+      const TensorInfo* t = set->find_tensor(tensor);
+      if (t == nullptr) return DataLoss("%s lists tensor %s, which no shard holds", index_path.string(), tensor);
+      if (fs::path(t->mapping->path()).filename() != shard.get<std::string>()) {
+        return DataLoss("%s puts tensor %s in %s, but it is in %s", index_path.string(), tensor,
+                        shard.get<std::string>(), fs::path(t->mapping->path()).filename().string());
+      }
     }
     return set;
   } catch (const std::exception& e) {

@@ -403,3 +403,36 @@ TEST_CASE("safetensors: corruption fuzz, seeded header mutations") {
 }
 
 }  // namespace gemma12b
+
+TEST_CASE("safetensors: a sharded directory with model.safetensors.index.json") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "gemma12b-shard-test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // Two shards written by hand: a [2] f32 tensor in each.
+  auto write_shard = [&](const std::string& file, const std::string& name, float a, float b) {
+    const std::string header = "{\"" + name + "\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    std::ofstream f(dir / file, std::ios::binary);
+    const uint64_t n = header.size();
+    f.write(reinterpret_cast<const char*>(&n), 8);
+    f << header;
+    f.write(reinterpret_cast<const char*>(&a), 4);
+    f.write(reinterpret_cast<const char*>(&b), 4);
+  };
+  write_shard("model-00001-of-00002.safetensors", "a", 1.0f, 2.0f);
+  write_shard("model-00002-of-00002.safetensors", "b", 3.0f, 4.0f);
+  auto write_index = [&](const std::string& body) { std::ofstream(dir / "model.safetensors.index.json") << body; };
+  write_index(R"({"metadata":{},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}})");
+  auto set = gemma12b::SafetensorsSet::open(dir.string());
+  REQUIRE_MESSAGE(set.ok(), set.status().ToString());
+  REQUIRE((*set)->find_tensor("b") != nullptr);
+  CHECK(reinterpret_cast<const float*>((*set)->find_tensor("b")->data())[1] == 4.0f);
+  // The index disagrees with the shards: a clear error.
+  write_index(R"({"weight_map":{"a":"model-00002-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}})");
+  CHECK(!gemma12b::SafetensorsSet::open(dir.string()).ok());
+  write_index(R"({"weight_map":{"a":"model-00001-of-00002.safetensors","c":"model-00003-of-00003.safetensors"}})");
+  CHECK(gemma12b::SafetensorsSet::open(dir.string()).status().code() == absl::StatusCode::kNotFound);
+  write_index("not json");
+  CHECK(!gemma12b::SafetensorsSet::open(dir.string()).ok());
+  fs::remove_all(dir);
+}
