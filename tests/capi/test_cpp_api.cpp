@@ -1,0 +1,56 @@
+// The header-only C++ API (include/gemma12b/gemma12b.hpp), linked like a consumer: only the
+// public header and libgemma12b.
+#include <cstdio>
+#include <gemma12b/gemma12b.hpp>
+
+static int failures = 0;
+#define CHECK(cond)                                                     \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
+      ++failures;                                                       \
+      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+    }                                                                   \
+  } while (0)
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  auto missing = gemma12b::Model::load("/nonexistent.gguf");
+  CHECK(!missing.ok());
+  CHECK(missing.error().status == GEMMA12B_ERR_NOT_FOUND);
+  CHECK(!missing.error().message.empty());
+
+  int progress = 0;
+  auto loaded = gemma12b::Model::load(argv[1], {.n_threads = 2, .progress = [&](float) { ++progress; return true; }});
+  CHECK(loaded.ok());
+  if (!loaded) return 1;
+  gemma12b::Model model = std::move(loaded).value();
+  CHECK(progress > 0);
+  CHECK(model.n_vocab() == 373);
+
+  auto c = model.context({.n_ctx = 128, .kv_type = gemma12b::KvType::kF32});
+  CHECK(c.ok());
+  if (!c) return 1;
+  gemma12b::Context ctx = std::move(c).value();
+  const std::vector<int32_t> prompt = {2, 126, 308, 283, 71, 194, 314, 247};
+  std::vector<int32_t> streamed;
+  auto g = ctx.generate(prompt, {.temperature = 0.0f, .max_tokens = 16,
+                                 .on_token = [&](int32_t t) { streamed.push_back(t); return true; }});
+  CHECK(g.ok());
+  if (g) {
+    CHECK(g.value().tokens == std::vector<int32_t>(16, 247));
+    CHECK(streamed == g.value().tokens);
+    CHECK(g.value().reason == gemma12b::StopReason::kMaxTokens);
+  }
+  CHECK(ctx.n_past() == 8 + 15);
+  // Errors come back as values and leave the context usable.
+  auto bad = ctx.decode(std::vector<int32_t>{-5});
+  CHECK(!bad.ok() && bad.error().status == GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(ctx.clear().ok());
+  auto logits = ctx.decode(prompt, /*all_logits=*/true);
+  CHECK(logits.ok() && logits.value().size() == 8u * 373u);
+  // Move semantics: the moved-from handle is empty and safe to destroy.
+  gemma12b::Context moved = std::move(ctx);
+  CHECK(moved.n_past() == 8);
+  std::printf("test_cpp_api: %s\n", failures == 0 ? "all checks passed" : "FAILED");
+  return failures == 0 ? 0 : 1;
+}
