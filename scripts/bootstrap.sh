@@ -10,7 +10,7 @@ BUILD_DIR=${GEMMA12B_BUILD_DIR:-build}
 JOBS=${GEMMA12B_JOBS:-$(nproc)}
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git golang-go   # golang-go: the Go consumer
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers   # oneDNN (its CMake config wants OpenCL)
   libopenblas-dev libabsl-dev nlohmann-json3-dev doctest-dev
 )

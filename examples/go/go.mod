@@ -1,0 +1,3 @@
+module example.com/gemma12b
+
+go 1.19

@@ -1,0 +1,31 @@
+// Runs against the tiny golden model: GEMMA12B_TEST_MODEL=path/to/tiny-gemma4.gguf cargo test --offline
+fn model_path() -> String {
+    std::env::var("GEMMA12B_TEST_MODEL").expect("set GEMMA12B_TEST_MODEL to tiny-gemma4.gguf")
+}
+
+#[test]
+fn greedy_generation_matches_the_reference() {
+    let model = gemma12b::Model::load(&model_path()).expect("load");
+    assert_eq!(model.n_vocab(), 373);
+    let mut ctx = model.context(128).expect("context");
+    let prompt = [2, 126, 308, 283, 71, 194, 314, 247];
+    let mut streamed = Vec::new();
+    let s = gemma12b::Sampling { temperature: 0.0, max_tokens: 16, ..Default::default() };
+    let out = ctx.generate(&prompt, &s, |t| { streamed.push(t); true }).expect("generate");
+    assert_eq!(out, vec![247; 16]);
+    assert_eq!(streamed, out);
+}
+
+#[test]
+fn errors_are_values() {
+    let err = gemma12b::Model::load("/nonexistent.gguf").err().expect("must fail");
+    assert_eq!(err.status, 2);
+    assert!(err.message.contains("/nonexistent.gguf"));
+    let model = gemma12b::Model::load(&model_path()).expect("load");
+    let mut ctx = model.context(16).expect("context");
+    assert!(ctx.decode(&[100000]).is_err());
+    assert_eq!(ctx.n_past(), 0);
+    let logits = ctx.decode(&[2, 126]).expect("decode");
+    assert_eq!(logits.len(), 373);
+    assert!(!gemma12b::version().is_empty());
+}
