@@ -1,0 +1,141 @@
+#include "model/multimodal/preprocess.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace gemma12b {
+
+bool valid_image_budget(int b) { return b == 70 || b == 140 || b == 280 || b == 560 || b == 1120; }
+
+StatusOr<std::pair<int, int>> image_target_size(int width, int height, int budget) {
+  if (!valid_image_budget(budget)) return InvalidArgument("image token budget %d is not one of 70, 140, 280, 560, 1120", budget);
+  if (width <= 0 || height <= 0) return InvalidArgument("image of %dx%d pixels", width, height);
+  // factor = sqrt(max_patches * 16^2 / (H * W)), max_patches = budget * 9 (16-px patches).
+  const double max_patches = budget * 9.0;
+  const double factor = std::sqrt(max_patches * 256.0 / (static_cast<double>(height) * width));
+  int64_t th = static_cast<int64_t>(std::floor(factor * height / kPatchPixels)) * kPatchPixels;
+  int64_t tw = static_cast<int64_t>(std::floor(factor * width / kPatchPixels)) * kPatchPixels;
+  const int64_t max_side = static_cast<int64_t>(max_patches / 9) * kPatchPixels;
+  if (th == 0 && tw == 0) return InvalidArgument("image of %dx%d pixels cannot be resized for %d tokens", width, height, budget);
+  if (th == 0) {
+    th = kPatchPixels;
+    tw = std::min<int64_t>(static_cast<int64_t>(width / height) * kPatchPixels, max_side);
+  } else if (tw == 0) {
+    tw = kPatchPixels;
+    th = std::min<int64_t>(static_cast<int64_t>(height / width) * kPatchPixels, max_side);
+  }
+  return std::pair<int, int>(static_cast<int>(tw), static_cast<int>(th));
+}
+
+namespace {
+
+double cubic(double x) {
+  constexpr double a = -0.5;
+  x = std::fabs(x);
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+  return 0.0;
+}
+
+// Per output index: first input index and normalised weights (separable, antialiased).
+struct Taps {
+  std::vector<int> first;
+  std::vector<std::vector<double>> w;
+};
+
+Taps make_taps(int in, int out) {
+  Taps t;
+  const double scale = static_cast<double>(in) / out;
+  const double support = 2.0 * std::max(scale, 1.0);
+  const double inv = 1.0 / std::max(scale, 1.0);
+  for (int i = 0; i < out; ++i) {
+    const double center = scale * (i + 0.5);
+    const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int hi = std::min(static_cast<int>(center + support + 0.5), in);
+    std::vector<double> w;
+    double sum = 0.0;
+    for (int j = lo; j < hi; ++j) {
+      w.push_back(cubic((j - center + 0.5) * inv));
+      sum += w.back();
+    }
+    for (double& x : w) x = sum != 0.0 ? x / sum : 0.0;
+    t.first.push_back(lo);
+    t.w.push_back(std::move(w));
+  }
+  return t;
+}
+
+}  // namespace
+
+RgbImage resize_bicubic_aa(const RgbImage& in, int ow, int oh) {
+  // Horizontal pass into float, then vertical pass with rounding to 8 bits.
+  const Taps tx = make_taps(in.width, ow), ty = make_taps(in.height, oh);
+  std::vector<float> tmp(static_cast<size_t>(in.height) * ow * 3);
+  for (int y = 0; y < in.height; ++y) {
+    for (int x = 0; x < ow; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        double acc = 0.0;
+        for (size_t k = 0; k < tx.w[x].size(); ++k) {
+          acc += tx.w[x][k] * in.pixels[(static_cast<size_t>(y) * in.width + tx.first[x] + k) * 3 + c];
+        }
+        tmp[(static_cast<size_t>(y) * ow + x) * 3 + c] = static_cast<float>(acc);
+      }
+    }
+  }
+  RgbImage out;
+  out.width = ow;
+  out.height = oh;
+  out.pixels.resize(static_cast<size_t>(ow) * oh * 3);
+  for (int y = 0; y < oh; ++y) {
+    for (int x = 0; x < ow; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        double acc = 0.0;
+        for (size_t k = 0; k < ty.w[y].size(); ++k) {
+          acc += ty.w[y][k] * tmp[((ty.first[y] + k) * ow + x) * 3 + c];
+        }
+        out.pixels[(static_cast<size_t>(y) * ow + x) * 3 + c] =
+            static_cast<uint8_t>(std::clamp(std::nearbyint(acc), 0.0, 255.0));
+      }
+    }
+  }
+  return out;
+}
+
+StatusOr<ImagePatches> image_to_patches(const RgbImage& image, int budget) {
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
+    return InvalidArgument("image buffer does not match its %dx%d size", image.width, image.height);
+  }
+  G12_ASSIGN_OR_RETURN(auto size, image_target_size(image.width, image.height, budget));
+  const RgbImage resized = (size.first == image.width && size.second == image.height)
+                               ? image
+                               : resize_bicubic_aa(image, size.first, size.second);
+  ImagePatches p;
+  p.grid_w = resized.width / kPatchPixels;
+  p.grid_h = resized.height / kPatchPixels;
+  p.n = static_cast<int64_t>(p.grid_w) * p.grid_h;
+  p.pixels.resize(p.n * kPatchDim);
+  for (int gy = 0; gy < p.grid_h; ++gy) {
+    for (int gx = 0; gx < p.grid_w; ++gx) {
+      float* dst = &p.pixels[(static_cast<size_t>(gy) * p.grid_w + gx) * kPatchDim];
+      for (int r = 0; r < kPatchPixels; ++r) {
+        const uint8_t* src = &resized.pixels[((static_cast<size_t>(gy) * kPatchPixels + r) * resized.width + gx * kPatchPixels) * 3];
+        for (int i = 0; i < kPatchPixels * 3; ++i) dst[r * kPatchPixels * 3 + i] = src[i] / 255.0f;
+      }
+      p.pos_x.push_back(gx);
+      p.pos_y.push_back(gy);
+    }
+  }
+  return p;
+}
+
+StatusOr<std::vector<float>> audio_to_frames(const std::vector<float>& samples, int64_t* n_frames) {
+  if (samples.empty()) return InvalidArgument("the audio is empty");
+  const int64_t n = (static_cast<int64_t>(samples.size()) + kAudioFrame - 1) / kAudioFrame;
+  std::vector<float> frames(n * kAudioFrame, 0.0f);
+  std::copy(samples.begin(), samples.end(), frames.begin());
+  *n_frames = n;
+  return frames;
+}
+
+}  // namespace gemma12b
