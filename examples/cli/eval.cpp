@@ -17,6 +17,10 @@
 #include "model/decoder.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
+#include "io/image.h"
+#include "io/wav.h"
+#include "model/multimodal/embedders.h"
+#include <tuple>
 
 namespace g = gemma12b;
 using nlohmann::json;
@@ -60,15 +64,6 @@ int eval(const std::map<std::string, std::string>& v) {
   std::string dir, out_dir, err;
   if (!load_manifest(v, &j, &dir, &out_dir, &err)) return fail(err);
   try {
-    std::vector<int32_t> prompt;
-    for (const auto& seg : j["layout"]) {
-      const std::string type = seg.value("type", "");
-      if (type != "tokens") {
-        return fail("layout segment of type '" + type + "': media inputs need the image/audio embedders, which this build does not have yet");
-      }
-      for (const auto& id : seg.at("ids")) prompt.push_back(id.get<int32_t>());
-    }
-    if (prompt.empty()) return fail("the layout has no rows");
     g::DeviceOptions dopt;
     const std::string backend = v.count("--backend") ? v.at("--backend") : "cpu";
     auto device = g::create_device(backend, dopt);
@@ -77,32 +72,92 @@ int eval(const std::map<std::string, std::string>& v) {
     if (!model.ok()) return fail(std::string(model.status().message()));
     const g::ModelConfig& c = (*model)->config();
     const json& outputs = j["outputs"];
+    std::unique_ptr<g::Embedders> emb;
+    if (j.contains("mmproj")) {
+      auto e = g::Embedders::load(dir + "/" + j["mmproj"].get<std::string>(), **device);
+      if (!e.ok()) return fail(std::string(e.status().message()));
+      emb = std::move(*e);
+    }
+    const int budget = j.value("image_tokens_budget", 280);
     std::vector<int32_t> greedy_ref;
     if (outputs.contains("greedy_tokens")) greedy_ref = outputs["greedy_tokens"].get<std::vector<int32_t>>();
+    // Each layout segment is one decode call (media rows inserted unscaled; images as one
+    // bidirectional block), as the references were made.
     g::KvCacheOptions ko;
     ko.dtype = g::DType::kF32;
-    ko.n_ctx = std::min<int64_t>(c.max_context, static_cast<int64_t>(prompt.size() + greedy_ref.size() + 1));
+    int64_t planned = static_cast<int64_t>(greedy_ref.size()) + 8;
+    for (const auto& seg : j["layout"]) planned += seg.contains("ids") ? seg["ids"].size() : seg.value("n_tokens", 0);
+    ko.n_ctx = std::min<int64_t>(c.max_context, planned);
+    ko.max_ubatch = 2048;
     auto kv = g::KvCache::create(c, **device, ko);
     if (!kv.ok()) return fail(std::string(kv.status().message()));
-    auto dec = g::Decoder::create(**model);
+    auto dec = g::Decoder::create(**model, 2048);
     if (!dec.ok()) return fail(std::string(dec.status().message()));
+    std::vector<float> prompt_logits, image_rows, audio_rows;
+    int64_t n_rows = 0;
     g::DecodeInput in;
-    in.tokens = prompt;
-    in.all_logits = true;
     g::DecodeOutput out;
-    if (auto s = (*dec)->decode(**kv, in, &out); !s.ok()) return fail(std::string(s.message()));
+    for (const auto& seg : j["layout"]) {
+      const std::string type = seg.value("type", "");
+      std::vector<int32_t> ids;
+      std::vector<float> rows;
+      in = g::DecodeInput{};
+      in.all_logits = true;
+      if (type == "tokens") {
+        for (const auto& id : seg.at("ids")) ids.push_back(id.get<int32_t>());
+        in.tokens = ids;
+      } else if (type == "image" || type == "audio") {
+        if (!emb) return fail("a " + type + " segment needs an \"mmproj\" in the manifest");
+        const std::string file = dir + "/" + seg.at("file").get<std::string>();
+        if (type == "image") {
+          auto img = g::decode_image_file(file);
+          if (!img.ok()) return fail(std::string(img.status().message()));
+          auto patches = g::image_to_patches(*img, budget);
+          if (!patches.ok()) return fail(std::string(patches.status().message()));
+          auto r = emb->embed_image(*patches);
+          if (!r.ok()) return fail(std::string(r.status().message()));
+          rows = *r;
+          image_rows.insert(image_rows.end(), rows.begin(), rows.end());
+        } else {
+          auto wav = g::decode_wav_file(file);
+          if (!wav.ok()) return fail(std::string(wav.status().message()));
+          if (wav->sample_rate != g::kAudioSampleRate) return fail(file + ": only 16 kHz audio is supported so far");
+          int64_t n = 0;
+          auto frames = g::audio_to_frames(wav->samples, &n);
+          if (!frames.ok()) return fail(std::string(frames.status().message()));
+          auto r = emb->embed_audio(*frames, n);
+          if (!r.ok()) return fail(std::string(r.status().message()));
+          rows = *r;
+          audio_rows.insert(audio_rows.end(), rows.begin(), rows.end());
+        }
+        in.embeddings = rows;
+        in.bidirectional = seg.value("bidirectional", false);
+      } else {
+        return fail("unknown layout segment type '" + type + "'");
+      }
+      if (auto s = (*dec)->decode(**kv, in, &out); !s.ok()) return fail(std::string(s.message()));
+      prompt_logits.insert(prompt_logits.end(), out.logits.begin(), out.logits.end());
+      n_rows += out.n_rows;
+    }
+    if (n_rows == 0) return fail("the layout has no rows");
     std::filesystem::create_directories(out_dir);
-    const std::vector<float> prompt_logits = out.logits;
     // gemma12b computes in f32 on (dequantized) weights: the same array answers both "logits"
     // and "logits_dequant_f32".
     for (const char* key : {"logits", "logits_dequant_f32"}) {
       if (!outputs.contains(key)) continue;
       auto s = g::write_npy_f32(out_dir + "/" + outputs[key].get<std::string>(),
-                                {static_cast<int64_t>(prompt.size()), c.n_vocab}, prompt_logits.data());
+                                {n_rows, c.n_vocab}, prompt_logits.data());
       if (!s.ok()) return fail(std::string(s.message()));
     }
     // Greedy continuation: our own argmax chain, as many tokens as the reference has.
-    std::vector<int32_t> greedy = {argmax(&prompt_logits[(prompt.size() - 1) * c.n_vocab], c.n_vocab)};
+    for (auto [key, rows, width] : {std::tuple{"image_embeddings", &image_rows, c.d_model},
+                                    std::tuple{"audio_embeddings", &audio_rows, c.d_model}}) {
+      if (!outputs.contains(key) || rows->empty()) continue;
+      auto s = g::write_npy_f32(out_dir + "/" + outputs[key].get<std::string>(),
+                                {static_cast<int64_t>(rows->size()) / width, width}, rows->data());
+      if (!s.ok()) return fail(std::string(s.message()));
+    }
+    std::vector<int32_t> greedy = {argmax(&prompt_logits[(n_rows - 1) * c.n_vocab], c.n_vocab)};
     std::vector<float> greedy_logits;
     for (size_t k = 0; k + 1 < std::max<size_t>(greedy_ref.size(), 1); ++k) {
       in.tokens = std::span<const int32_t>(&greedy[k], 1);
@@ -119,7 +174,7 @@ int eval(const std::map<std::string, std::string>& v) {
     std::ofstream t(out_dir + "/greedy_tokens.txt");
     for (size_t i = 0; i < greedy.size(); ++i) t << (i ? " " : "") << greedy[i];
     t << "\n";
-    std::printf("wrote %s: %zu prompt rows, %zu greedy tokens\n", out_dir.c_str(), prompt.size(), greedy.size());
+    std::printf("wrote %s: %lld prompt rows, %zu greedy tokens\n", out_dir.c_str(), static_cast<long long>(n_rows), greedy.size());
   } catch (const json::exception& e) {
     return fail(std::string("malformed manifest: ") + e.what());
   }

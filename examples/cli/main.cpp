@@ -30,7 +30,8 @@ const char* kUsage = R"(usage: gemma12b-cli COMMAND [options]
 commands:
   info       print the model's configuration and tensor table
   generate   run a prompt given as token ids and generate a continuation
-  eval       run a golden-format case: --manifest CASE.json --out DIR (writes the
+  eval       run a golden-format case (tokens, image and audio segments):
+             --manifest CASE.json --out DIR (writes the
              manifest's outputs as .npy + greedy_tokens.txt; f32 KV, no suppression)
   compare    --manifest CASE.json --out DIR: max |diff| and top-1 agreement of DIR's
              outputs against the manifest's reference files
