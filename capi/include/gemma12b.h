@@ -88,7 +88,7 @@ GEMMA12B_API void gemma12b_set_log_callback(gemma12b_log_fn fn, void* user_data)
 /* ---- model ---------------------------------------------------------------------------- */
 typedef struct {
   size_t struct_size;
-  gemma12b_backend backend;
+  int32_t backend; /* a gemma12b_backend (fields are int32_t: enum sizes are not fixed in C) */
   int32_t n_threads; /* 0 = all cores */
   gemma12b_progress_fn progress;
   void* progress_user_data;
@@ -111,7 +111,7 @@ typedef struct {
   size_t struct_size;
   int64_t n_ctx;      /* positions; default 4096 (capped by the model) */
   int32_t max_ubatch; /* rows per forward step; default 512 */
-  gemma12b_kv_type kv_type;
+  int32_t kv_type; /* a gemma12b_kv_type */
 } gemma12b_context_params;
 
 GEMMA12B_API void gemma12b_context_params_init(gemma12b_context_params* params);

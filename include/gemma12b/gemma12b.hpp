@@ -186,7 +186,7 @@ class Model {
   static Result<Model> load(const std::string& path, const ModelOptions& o = {}) {
     gemma12b_model_params p;
     gemma12b_model_params_init(&p);
-    p.backend = static_cast<gemma12b_backend>(o.backend);
+    p.backend = static_cast<int32_t>(o.backend);
     p.n_threads = o.n_threads;
     if (o.progress) {
       p.progress = [](float f, void* fn) { return (*static_cast<const std::function<bool(float)>*>(fn))(f) ? 1 : 0; };
@@ -219,7 +219,7 @@ class Model {
     gemma12b_context_params_init(&p);
     p.n_ctx = o.n_ctx;
     p.max_ubatch = o.max_ubatch;
-    p.kv_type = static_cast<gemma12b_kv_type>(o.kv_type);
+    p.kv_type = static_cast<int32_t>(o.kv_type);
     gemma12b_context* c = nullptr;
     if (auto s = detail::check(gemma12b_context_create(m_, &p, &c)); !s) return s.error();
     return Context(c, n_vocab());

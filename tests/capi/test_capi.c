@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   memset(&mp, 0, sizeof(mp));
   CHECK(gemma12b_model_load(argv[1], &mp, &model) == GEMMA12B_ERR_INVALID_ARGUMENT);
   gemma12b_model_params_init(&mp);
-  mp.backend = (gemma12b_backend)42;
+  mp.backend = 42;
   CHECK(gemma12b_model_load(argv[1], &mp, &model) == GEMMA12B_ERR_INVALID_ARGUMENT);
 
   gemma12b_model_params_init(&mp);
