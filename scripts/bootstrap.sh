@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git golang-go   # golang-go: the Go consumer
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers   # oneDNN (its CMake config wants OpenCL)
   libopenblas-dev libabsl-dev nlohmann-json3-dev doctest-dev
-  libstb-dev                                         # image decoding (stb_image)
+  libstb-dev libsamplerate0-dev                      # image decoding, audio resampling
 )
 if [[ "${GEMMA12B_SKIP_APT:-0}" != 1 ]]; then
   SUDO=""

@@ -18,6 +18,7 @@
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "io/image.h"
+#include "io/resample.h"
 #include "io/wav.h"
 #include "model/multimodal/embedders.h"
 #include <tuple>
@@ -121,9 +122,10 @@ int eval(const std::map<std::string, std::string>& v) {
         } else {
           auto wav = g::decode_wav_file(file);
           if (!wav.ok()) return fail(std::string(wav.status().message()));
-          if (wav->sample_rate != g::kAudioSampleRate) return fail(file + ": only 16 kHz audio is supported so far");
+          auto pcm = g::resample_mono(wav->samples, wav->sample_rate, g::kAudioSampleRate);
+          if (!pcm.ok()) return fail(std::string(pcm.status().message()));
           int64_t n = 0;
-          auto frames = g::audio_to_frames(wav->samples, &n);
+          auto frames = g::audio_to_frames(*pcm, &n);
           if (!frames.ok()) return fail(std::string(frames.status().message()));
           auto r = emb->embed_audio(*frames, n);
           if (!r.ok()) return fail(std::string(r.status().message()));
