@@ -1,17 +1,21 @@
 // gemma12b-cli: load a Gemma 4 model and run it.
 //   gemma12b-cli info -m MODEL                      config and tensor table
 //   gemma12b-cli generate -m MODEL --tokens 2,105,... [-n 32] [--greedy | sampling flags]
+//   gemma12b-cli tokenize --tokenizer FILE [--no-bos] [--special] < lines   one line of ids per line
+//   gemma12b-cli detokenize --tokenizer FILE < lines of ids                   one line of text per line
 // Run `gemma12b-cli help` for every flag.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/backend.h"
 #include "model/decoder.h"
@@ -19,6 +23,7 @@
 #include "model/model.h"
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
+#include "tokenizer/tokenizer.h"
 #include "eval.h"
 
 namespace g = gemma12b;
@@ -35,6 +40,9 @@ commands:
              manifest's outputs as .npy + greedy_tokens.txt; f32 KV, no suppression)
   compare    --manifest CASE.json --out DIR: max |diff| and top-1 agreement of DIR's
              outputs against the manifest's reference files
+  tokenize   --tokenizer FILE (tokenizer.json or .gguf): reads UTF-8 lines from stdin and
+             prints one line of space-separated token ids per line
+  detokenize --tokenizer FILE: reads lines of token ids from stdin and prints their text
 
 options:
   -m, --model PATH       GGUF file or HF safetensors directory (required)
@@ -58,6 +66,9 @@ options:
   --manifest PATH        (eval, compare) the case manifest
   --out DIR              (eval, compare) where outputs are written / read
   --tolerance X          (compare) exit 1 when any output differs by more than X
+  --tokenizer FILE       (tokenize, detokenize) tokenizer.json or GGUF
+  --no-bos               (tokenize) do not prepend BOS
+  --special              (tokenize) match control-token strings such as <|turn> in the text
 )";
 
 int fail(const std::string& msg) {
@@ -74,7 +85,7 @@ struct Args {
 bool parse_args(int argc, char** argv, Args* a, std::string* err) {
   static const std::map<std::string, std::string> kAlias = {
       {"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-c", "--ctx"}};
-  static const std::vector<std::string> kFlags = {"--greedy"};
+  static const std::vector<std::string> kFlags = {"--greedy", "--no-bos", "--special"};
   if (argc < 2) {
     *err = "missing command";
     return false;
@@ -132,9 +143,47 @@ std::string piece_of(const std::vector<std::string>& vocab, int32_t id) {
   return out;
 }
 
+// tokenize / detokenize: stdin lines to ids and back.
+int run_tokenizer(const Args& a) {
+  auto path = a.values.find("--tokenizer");
+  if (path == a.values.end()) return fail(a.command + " needs --tokenizer FILE (tokenizer.json or .gguf)");
+  auto tok = g::Tokenizer::load(path->second);
+  if (!tok.ok()) return fail(std::string(tok.status().message()));
+  std::string line;
+  if (a.command == "tokenize") {
+    g::EncodeOptions opt;
+    opt.add_bos = !a.flags.count("--no-bos");
+    opt.parse_special = a.flags.count("--special") > 0;
+    while (std::getline(std::cin, line)) {
+      const auto ids = (*tok)->encode(line, opt);
+      std::string out;
+      for (size_t i = 0; i < ids.size(); ++i) absl::StrAppend(&out, i ? " " : "", ids[i]);
+      std::printf("%s\n", out.c_str());
+    }
+    return 0;
+  }
+  int64_t n_line = 0;
+  while (std::getline(std::cin, line)) {
+    ++n_line;
+    std::vector<int32_t> ids;
+    for (absl::string_view part : absl::StrSplit(line, absl::ByAnyChar(" ,\t"), absl::SkipWhitespace())) {
+      int32_t id;
+      if (!absl::SimpleAtoi(part, &id) || id < 0 || id >= (*tok)->n_vocab()) {
+        return fail("line " + std::to_string(n_line) + ": '" + std::string(part) + "' is not a token id");
+      }
+      ids.push_back(id);
+    }
+    const std::string text = (*tok)->decode(ids);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fputc('\n', stdout);
+  }
+  return 0;
+}
+
 int run(const Args& a) {
   std::string err;
   if (a.command == "eval" || a.command == "compare") return run_eval(a.command, a.values);
+  if (a.command == "tokenize" || a.command == "detokenize") return run_tokenizer(a);
   auto model_it = a.values.find("--model");
   if (model_it == a.values.end()) return fail("--model is required");
   g::DeviceOptions dopt;
