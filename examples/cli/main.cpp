@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
@@ -23,6 +24,8 @@
 #include "model/model.h"
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
+#include "tokenizer/chat_format.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "eval.h"
 
@@ -34,7 +37,7 @@ const char* kUsage = R"(usage: gemma12b-cli COMMAND [options]
 
 commands:
   info       print the model's configuration and tensor table
-  generate   run a prompt given as token ids and generate a continuation
+  generate   run a prompt (text or token ids) and generate a continuation
   eval       run a golden-format case (tokens, image and audio segments):
              --manifest CASE.json --out DIR (writes the
              manifest's outputs as .npy + greedy_tokens.txt; f32 KV, no suppression)
@@ -49,6 +52,8 @@ options:
   --backend NAME         cpu (default) or reference
   -t, --threads N        CPU threads (default: all cores)
   --tokens LIST          prompt as comma-separated token ids (e.g. 2,105,2364)
+  -p, --prompt TEXT      prompt as text (the model's tokenizer; BOS added)
+  --chat                 with -p: render it as a user turn of the Gemma 4 chat format
   -n, --n-predict N      tokens to generate (default 32)
   -c, --ctx N            context size in positions (default 4096, at most the model's)
   --kv-type T            KV cache type: f16 (default), f32, q8_0
@@ -84,8 +89,8 @@ struct Args {
 
 bool parse_args(int argc, char** argv, Args* a, std::string* err) {
   static const std::map<std::string, std::string> kAlias = {
-      {"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-c", "--ctx"}};
-  static const std::vector<std::string> kFlags = {"--greedy", "--no-bos", "--special"};
+      {"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-c", "--ctx"}, {"-p", "--prompt"}};
+  static const std::vector<std::string> kFlags = {"--greedy", "--chat", "--no-bos", "--special"};
   if (argc < 2) {
     *err = "missing command";
     return false;
@@ -215,15 +220,44 @@ int run(const Args& a) {
   }
   if (a.command != "generate") return fail("unknown command '" + a.command + "' (try help)");
 
+  // The prompt: token ids (--tokens), or text (-p) through the model's tokenizer, optionally
+  // wrapped as a user turn of the chat format (--chat).
   std::vector<int32_t> prompt;
-  auto tok_it = a.values.find("--tokens");
-  if (tok_it == a.values.end()) return fail("generate needs --tokens (text prompts arrive with the tokenizer)");
-  for (absl::string_view part : absl::StrSplit(tok_it->second, ',', absl::SkipWhitespace())) {
-    int32_t id;
-    if (!absl::SimpleAtoi(part, &id)) return fail("--tokens: '" + std::string(part) + "' is not a token id");
-    prompt.push_back(id);
+  std::unique_ptr<g::Tokenizer> tokenizer;
+  if (const g::GgufFile* gf = (*model)->gguf(); gf != nullptr && gf->has("tokenizer.ggml.tokens")) {
+    auto t = g::Tokenizer::from_gguf(*gf);
+    if (t.ok()) tokenizer = std::move(*t);
+  } else if ((*model)->format() == "safetensors") {
+    std::error_code ec;
+    std::filesystem::path dir = (*model)->path();
+    if (!std::filesystem::is_directory(dir, ec)) dir = dir.parent_path();
+    if (auto t = g::Tokenizer::load((dir / "tokenizer.json").string()); t.ok()) tokenizer = std::move(*t);
   }
-  if (prompt.empty()) return fail("--tokens is empty");
+  auto tok_it = a.values.find("--tokens");
+  auto text_it = a.values.find("--prompt");
+  if ((tok_it == a.values.end()) == (text_it == a.values.end())) return fail("generate needs exactly one of --tokens and -p");
+  const bool text_mode = text_it != a.values.end();
+  if (text_mode) {
+    if (!tokenizer) return fail("the model file has no tokenizer; give the prompt as --tokens");
+    std::string text = text_it->second;
+    if (a.flags.count("--chat")) {
+      g::ChatOptions co;
+      auto rendered = g::render_chat({g::ChatMessage::text(g::ChatRole::kUser, text)}, co);
+      if (!rendered.ok()) return fail(std::string(rendered.status().message()));
+      g::EncodeOptions eo;
+      eo.add_bos = false;  // the rendered text starts with "<bos>"
+      prompt = tokenizer->encode(*rendered, eo);
+    } else {
+      prompt = tokenizer->encode(text);
+    }
+  } else {
+    for (absl::string_view part : absl::StrSplit(tok_it->second, ',', absl::SkipWhitespace())) {
+      int32_t id;
+      if (!absl::SimpleAtoi(part, &id)) return fail("--tokens: '" + std::string(part) + "' is not a token id");
+      prompt.push_back(id);
+    }
+  }
+  if (prompt.empty()) return fail("the prompt is empty");
 
   g::KvCacheOptions kopt;
   kopt.n_ctx = std::min<int64_t>(4096, c.max_context);
@@ -276,12 +310,23 @@ int run(const Args& a) {
   }
   std::printf("generated:");
   std::fflush(stdout);
+  // Text prompts stream text (never half a UTF-8 character); token prompts print ids.
+  std::unique_ptr<g::StreamingDecoder> text_out;
+  if (text_mode) {
+    text_out = std::make_unique<g::StreamingDecoder>(*tokenizer, /*skip_control=*/true);
+    std::printf("\n");
+  }
   auto result = g::generate(**dec, **kv, **sampler, prompt, gp, [&](int32_t tok) {
-    std::printf(" %d", tok);
-    if (!vocab.empty()) std::printf("(%s)", piece_of(vocab, tok).c_str());
+    if (text_out) {
+      std::fputs(text_out->push(tok).c_str(), stdout);
+    } else {
+      std::printf(" %d", tok);
+      if (!vocab.empty()) std::printf("(%s)", piece_of(vocab, tok).c_str());
+    }
     std::fflush(stdout);
     return true;
   });
+  if (text_out) std::fputs(text_out->flush().c_str(), stdout);
   if (!result.ok()) return fail(std::string(result.status().message()));
   static const char* kReasons[] = {"stop token", "token limit", "context full", "cancelled"};
   const auto& r = *result;
