@@ -22,26 +22,15 @@ class CpuStream final : public Stream {
   ThreadPool& pool_;
 };
 
-class CpuDevice final : public Device {
+class CpuDevice final : public HostDevice {
  public:
-  explicit CpuDevice(int n_threads) : pool_(n_threads) { caps_.host_memory = true; }
+  explicit CpuDevice(int n_threads) : pool_(n_threads) {}
   std::string_view name() const override { return "cpu"; }
-  const DeviceCaps& caps() const override { return caps_; }
-  MemoryInfo memory_info() const override { return {}; }
-  StatusOr<std::unique_ptr<Buffer>> create_buffer(size_t bytes) override {
-    G12_ASSIGN_OR_RETURN(auto b, HostBuffer::allocate(*this, bytes));
-    return std::unique_ptr<Buffer>(std::move(b));
-  }
-  StatusOr<std::unique_ptr<Buffer>> wrap_host(void* ptr, size_t bytes) override {
-    return std::unique_ptr<Buffer>(HostBuffer::wrap(*this, ptr, bytes));
-  }
   StatusOr<std::unique_ptr<Stream>> create_stream() override {
     return std::unique_ptr<Stream>(new CpuStream(pool_));
   }
-  bool supports_op(const Op& op) const override { return op.kind < OpKind::kCount; }
 
  private:
-  DeviceCaps caps_;
   ThreadPool pool_;
 };
 

@@ -100,16 +100,6 @@ Status matmul(const Op& op, ThreadPool& pool) {
   return OkStatus();
 }
 
-std::vector<int32_t> read_i32(const TensorView& t) {
-  std::vector<int32_t> out;
-  out.reserve(t.numel());
-  for (int64_t r = 0; r < t.n_rows(); ++r) {
-    const auto* p = reinterpret_cast<const int32_t*>(t.host_row(r));
-    out.insert(out.end(), p, p + t.row_len());
-  }
-  return out;
-}
-
 Status get_rows(const Op& op, ThreadPool& pool) {
   const TensorView &table = op.src[0], &d = op.dst;
   const std::vector<int32_t> ids = read_i32(op.src[1]);

@@ -21,16 +21,6 @@ void write_row(const TensorView& t, int64_t r, const std::vector<float>& v) {
   quantize_row(t.dtype, v.data(), t.host_row(r), t.row_len());
 }
 
-std::vector<int32_t> read_i32(const TensorView& t) {
-  std::vector<int32_t> out;
-  out.reserve(t.numel());
-  for (int64_t r = 0; r < t.n_rows(); ++r) {
-    const auto* p = reinterpret_cast<const int32_t*>(t.host_row(r));
-    out.insert(out.end(), p, p + t.row_len());
-  }
-  return out;
-}
-
 double gelu_tanh(double z) {
   constexpr double kC = 0.7978845608028654;  // sqrt(2/pi)
   return 0.5 * z * (1.0 + std::tanh(kC * (z + 0.044715 * z * z * z)));

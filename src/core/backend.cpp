@@ -48,4 +48,13 @@ Status HostBuffer::copy_from(const Buffer& src, size_t src_offset, size_t dst_of
   return src.download(src_offset, static_cast<uint8_t*>(data_) + dst_offset, n);
 }
 
+StatusOr<std::unique_ptr<Buffer>> HostDevice::create_buffer(size_t bytes) {
+  G12_ASSIGN_OR_RETURN(auto b, HostBuffer::allocate(*this, bytes));
+  return std::unique_ptr<Buffer>(std::move(b));
+}
+
+StatusOr<std::unique_ptr<Buffer>> HostDevice::wrap_host(void* ptr, size_t bytes) {
+  return std::unique_ptr<Buffer>(HostBuffer::wrap(*this, ptr, bytes));
+}
+
 }  // namespace gemma12b

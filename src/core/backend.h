@@ -113,4 +113,19 @@ class HostBuffer final : public Buffer {
   bool owned_;
 };
 
+// Base of devices whose buffers are plain host memory (reference, cpu): host buffers, weights
+// wrapped in place.
+class HostDevice : public Device {
+ public:
+  HostDevice() { caps_.host_memory = true; }
+  const DeviceCaps& caps() const override { return caps_; }
+  MemoryInfo memory_info() const override { return {}; }
+  StatusOr<std::unique_ptr<Buffer>> create_buffer(size_t bytes) override;
+  StatusOr<std::unique_ptr<Buffer>> wrap_host(void* ptr, size_t bytes) override;
+  bool supports_op(const Op& op) const override { return op.kind < OpKind::kCount; }
+
+ protected:
+  DeviceCaps caps_;
+};
+
 }  // namespace gemma12b

@@ -90,4 +90,14 @@ std::string TensorView::shape_string() const {
   return s + "]";
 }
 
+std::vector<int32_t> read_i32(const TensorView& t) {
+  std::vector<int32_t> out;
+  out.reserve(t.numel());
+  for (int64_t r = 0; r < t.n_rows(); ++r) {
+    const auto* p = reinterpret_cast<const int32_t*>(t.host_row(r));
+    out.insert(out.end(), p, p + t.row_len());
+  }
+  return out;
+}
+
 }  // namespace gemma12b

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 
@@ -63,5 +64,8 @@ struct TensorView {
 
   std::string shape_string() const;  // "[4, 256]"
 };
+
+// All elements of a host-visible i32 view, in row order (ids, positions, block ids).
+std::vector<int32_t> read_i32(const TensorView& t);
 
 }  // namespace gemma12b
