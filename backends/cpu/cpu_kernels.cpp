@@ -33,6 +33,14 @@ const float* row_f32(const TensorView& t, int64_t r, std::vector<float>& tmp) {
   return out;
 }
 
+// i32 inputs (ids, positions, block ids) are small contiguous vectors: read them in place, so
+// the decode step allocates nothing here.
+const int32_t* i32_data(const TensorView& t, std::vector<int32_t>& fallback) {
+  if (t.is_contiguous()) return t.data<int32_t>();
+  fallback = read_i32(t);
+  return fallback.data();
+}
+
 float dot(const float* a, const float* b, int64_t n) {
   // Eight independent partial sums let the compiler vectorize without -ffast-math.
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -102,15 +110,17 @@ Status matmul(const Op& op, ThreadPool& pool) {
 
 Status get_rows(const Op& op, ThreadPool& pool) {
   const TensorView &table = op.src[0], &d = op.dst;
-  const std::vector<int32_t> ids = read_i32(op.src[1]);
-  for (size_t t = 0; t < ids.size(); ++t) {
+  std::vector<int32_t> tmp;
+  const int32_t* ids = i32_data(op.src[1], tmp);
+  const int64_t n_ids = op.src[1].numel();
+  for (int64_t t = 0; t < n_ids; ++t) {
     if (ids[t] < 0 || ids[t] >= table.dim(0)) {
       return InvalidArgument("get_rows: id %d at %d is outside [0, %d)", ids[t], t, table.dim(0));
     }
   }
   const int64_t D = table.dim(1);
   const float s = op.params.scale;
-  pool.parallel_for(static_cast<int64_t>(ids.size()), [&](int64_t b, int64_t e, int) {
+  pool.parallel_for(n_ids, [&](int64_t b, int64_t e, int) {
     for (int64_t t = b; t < e; ++t) {
       auto* o = reinterpret_cast<float*>(d.host_row(t));
       dequantize_row(table.dtype, table.host_row(ids[t]), o, D);
@@ -163,8 +173,13 @@ Status rope(const Op& op, ThreadPool& pool) {
   const TensorView& x = op.src[0];
   const int64_t T = x.dim(0), H = x.dim(1), D = x.dim(2);
   const int64_t n_rot = op.params.n_rot == 0 ? D : op.params.n_rot, half = n_rot / 2;
-  const std::vector<int32_t> pos = read_i32(op.src[1]);
-  std::vector<double> inv_freq(half);
+  std::vector<int32_t> tmp;
+  const int32_t* pos = i32_data(op.src[1], tmp);
+  // The caller's scratch; workers read it through a plain pointer (naming a thread_local inside
+  // the lambda would give each worker its own, empty, instance).
+  thread_local std::vector<double> inv_freq_scratch;
+  inv_freq_scratch.resize(half);
+  double* inv_freq = inv_freq_scratch.data();
   const float* ff = op.src[2].valid() ? reinterpret_cast<const float*>(op.src[2].host_data()) : nullptr;
   for (int64_t i = 0; i < half; ++i) {
     inv_freq[i] = std::pow(static_cast<double>(op.params.theta), -2.0 * i / n_rot) / (ff ? ff[i] : 1.0);
@@ -195,22 +210,24 @@ Status attention(const Op& op, ThreadPool& pool) {
   const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
   const int64_t T = q.dim(0), Hq = q.dim(1), D = q.dim(2), S = k.dim(0), Hkv = k.dim(1);
   const int64_t Dv = v.dim(2), group = Hq / Hkv;
-  const std::vector<int32_t> qpos = read_i32(op.src[3]), kpos = read_i32(op.src[4]);
-  std::vector<int32_t> qblock, kblock;
-  if (op.src[5].valid()) {
-    qblock = read_i32(op.src[5]);
-    kblock = read_i32(op.src[6]);
-  }
+  std::vector<int32_t> t3, t4, t5, t6;
+  const int32_t* qpos = i32_data(op.src[3], t3);
+  const int32_t* kpos = i32_data(op.src[4], t4);
+  const bool blocks = op.src[5].valid();
+  const int32_t* qblock = blocks ? i32_data(op.src[5], t5) : nullptr;
+  const int32_t* kblock = blocks ? i32_data(op.src[6], t6) : nullptr;
   const int32_t window = op.params.window;
   const float scale = op.params.scale;
   pool.parallel_for(T * Hq, [&](int64_t b, int64_t e, int) {
-    std::vector<float> score(S), acc(Dv), kt, vt;
+    thread_local std::vector<float> score, acc, kt, vt;  // per-thread scratch, reused across calls
+    score.resize(S);
+    acc.resize(Dv);
     for (int64_t th = b; th < e; ++th) {
       const int64_t t = th / Hq, h = th % Hq, hk = h / group;
       const float* qr = f32_row(q, t * Hq + h);
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t s = 0; s < S; ++s) {
-        const bool in_block = !qblock.empty() && qblock[t] >= 0 && qblock[t] == kblock[s];
+        const bool in_block = blocks && qblock[t] >= 0 && qblock[t] == kblock[s];
         const bool visible = kpos[s] >= 0 && (kpos[s] <= qpos[t] || in_block) &&
                              (window <= 0 || qpos[t] - kpos[s] < window);
         if (!visible) {

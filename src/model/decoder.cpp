@@ -107,7 +107,10 @@ Status Decoder::forward_ubatch(KvCache& kv, const DecodeInput& in, int64_t begin
   const int64_t d = c.d_model, H = c.n_heads, pos0 = kv.n_past();
 
   // Positions and block ids of the rows.
-  std::vector<int32_t> pos(T), blocks(T, block);
+  std::vector<int32_t>& pos = pos_host_;
+  std::vector<int32_t>& blocks = blocks_host_;
+  pos.resize(T);
+  blocks.assign(T, block);
   for (int64_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
   TensorView posv = pos_.slice(0, 0, T), blockv = blocks_.slice(0, 0, T);
   G12_RETURN_IF_ERROR(posv.buffer->upload(posv.offset, pos.data(), T * sizeof(int32_t)));

@@ -58,6 +58,7 @@ class Decoder {
   std::unique_ptr<Buffer> scratch_;
   // Views into scratch_, sized for scratch_rows_ rows.
   TensorView x_, h_, q_, k_, v_, attn_, o_, gate_, up_, logits_, ids_, pos_, blocks_;
+  std::vector<int32_t> pos_host_, blocks_host_;  // host copies of pos_/blocks_, reused
 };
 
 }  // namespace gemma12b

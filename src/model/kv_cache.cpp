@@ -98,13 +98,21 @@ Status KvCache::copy_from(const KvCache& other) {
 }
 
 Status KvCache::commit(int64_t pos0, int64_t n, const std::vector<int32_t>& blocks) {
+  if (n < 0 || pos0 < 0 || pos0 + n > options_.n_ctx) return InvalidArgument("KV commit of %d rows at %d", n, pos0);
   for (Layer& L : layers_) {
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t s = (pos0 + i) % L.slots;
-      L.pos_host[s] = static_cast<int32_t>(pos0 + i);
-      L.block_host[s] = blocks.empty() ? -1 : blocks[i];
+    // The rows land in at most two runs of slots (a ring wraps at most once per ubatch); only
+    // those are uploaded, so a decode step costs O(1) here, not O(context).
+    for (int64_t i = 0; i < n;) {
+      const int64_t s0 = (pos0 + i) % L.slots;
+      const int64_t run = std::min(n - i, L.slots - s0);
+      for (int64_t k = 0; k < run; ++k) {
+        L.pos_host[s0 + k] = static_cast<int32_t>(pos0 + i + k);
+        L.block_host[s0 + k] = blocks.empty() ? -1 : blocks[i + k];
+      }
+      G12_RETURN_IF_ERROR(L.meta_buf->upload(s0 * sizeof(int32_t), &L.pos_host[s0], run * sizeof(int32_t)));
+      G12_RETURN_IF_ERROR(L.meta_buf->upload((L.slots + s0) * sizeof(int32_t), &L.block_host[s0], run * sizeof(int32_t)));
+      i += run;
     }
-    G12_RETURN_IF_ERROR(upload_meta(L));
   }
   n_past_ = pos0 + n;
   return OkStatus();
