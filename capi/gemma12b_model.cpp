@@ -9,6 +9,21 @@
 using gemma12b::capi::fail;
 using gemma12b::capi::ok;
 
+namespace {
+
+// Copies caller params over the defaults in *out (which init() filled). A caller built against an
+// older header passes a smaller struct_size: its missing trailing fields keep their defaults.
+template <typename Params>
+bool read_params(const Params* in, Params* out) {
+  if (in == nullptr) return true;
+  if (in->struct_size < sizeof(size_t) || in->struct_size > sizeof(Params)) return false;
+  std::memcpy(out, in, in->struct_size);
+  out->struct_size = sizeof(Params);
+  return true;
+}
+
+}  // namespace
+
 extern "C" {
 
 void gemma12b_model_params_init(gemma12b_model_params* p) {
@@ -24,11 +39,7 @@ gemma12b_status gemma12b_model_load(const char* path, const gemma12b_model_param
     GEMMA12B_CHECK_ARG(path != nullptr && out_model != nullptr, "gemma12b_model_load: path and out_model must not be NULL");
     gemma12b_model_params p;
     gemma12b_model_params_init(&p);
-    if (params != nullptr) {
-      GEMMA12B_CHECK_ARG(params->struct_size >= sizeof(size_t) && params->struct_size <= sizeof(p),
-                         "gemma12b_model_load: params->struct_size is not set (use gemma12b_model_params_init)");
-      std::memcpy(&p, params, params->struct_size);
-    }
+    GEMMA12B_CHECK_ARG(read_params(params, &p), "gemma12b_model_load: params->struct_size is not set (use gemma12b_model_params_init)");
     const char* backend = nullptr;
     switch (p.backend) {
       case GEMMA12B_BACKEND_AUTO:
@@ -79,11 +90,7 @@ gemma12b_status gemma12b_context_create(gemma12b_model* model, const gemma12b_co
     GEMMA12B_CHECK_ARG(model != nullptr && out_ctx != nullptr, "gemma12b_context_create: model and out_ctx must not be NULL");
     gemma12b_context_params p;
     gemma12b_context_params_init(&p);
-    if (params != nullptr) {
-      GEMMA12B_CHECK_ARG(params->struct_size >= sizeof(size_t) && params->struct_size <= sizeof(p),
-                         "gemma12b_context_create: params->struct_size is not set (use gemma12b_context_params_init)");
-      std::memcpy(&p, params, params->struct_size);
-    }
+    GEMMA12B_CHECK_ARG(read_params(params, &p), "gemma12b_context_create: params->struct_size is not set (use gemma12b_context_params_init)");
     auto c = std::make_unique<gemma12b_context>();
     c->model = model;
     c->kv_options.n_ctx = std::min<int64_t>(p.n_ctx, model->model->config().max_context);
@@ -191,11 +198,7 @@ gemma12b_status gemma12b_generate(gemma12b_context* ctx, const int32_t* prompt, 
     GEMMA12B_CHECK_ARG(out_tokens != nullptr || out_capacity == 0, "gemma12b_generate: out_capacity > 0 with NULL out_tokens");
     gemma12b_generate_params p;
     gemma12b_generate_params_init(&p);
-    if (params != nullptr) {
-      GEMMA12B_CHECK_ARG(params->struct_size >= sizeof(size_t) && params->struct_size <= sizeof(p),
-                         "gemma12b_generate: params->struct_size is not set (use gemma12b_generate_params_init)");
-      std::memcpy(&p, params, params->struct_size);
-    }
+    GEMMA12B_CHECK_ARG(read_params(params, &p), "gemma12b_generate: params->struct_size is not set (use gemma12b_generate_params_init)");
     GEMMA12B_CHECK_ARG(p.stop_tokens != nullptr || p.n_stop_tokens == 0, "gemma12b_generate: n_stop_tokens > 0 with NULL stop_tokens");
     const gemma12b::Model& model = *ctx->model->model;
     gemma12b::SamplingParams sp = gemma12b::default_sampling(model);

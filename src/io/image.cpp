@@ -1,7 +1,6 @@
 #include "io/image.h"
 
-#include <fstream>
-#include <iterator>
+#include "io/mapped_file.h"
 
 #include <stb_image.h>
 
@@ -30,10 +29,8 @@ StatusOr<RgbImage> decode_image_memory(const uint8_t* data, size_t size, const s
 }
 
 StatusOr<RgbImage> decode_image_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return NotFound("image file %s cannot be opened", path);
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return decode_image_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
+  G12_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> f, MappedFile::open(path));
+  return decode_image_memory(f->data(), f->size(), path);
 }
 
 }  // namespace gemma12b

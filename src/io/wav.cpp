@@ -1,8 +1,8 @@
 #include "io/wav.h"
 
+#include "io/mapped_file.h"
+
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 namespace gemma12b {
 namespace {
@@ -75,10 +75,8 @@ StatusOr<MonoAudio> decode_wav_memory(const uint8_t* d, size_t size, const std::
 }
 
 StatusOr<MonoAudio> decode_wav_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return NotFound("audio file %s cannot be opened", path);
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return decode_wav_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
+  G12_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> f, MappedFile::open(path));
+  return decode_wav_memory(f->data(), f->size(), path);
 }
 
 }  // namespace gemma12b
