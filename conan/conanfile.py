@@ -1,6 +1,6 @@
 # Conan 2 recipe for gemma12b: `conan create conan/` from the repository root.
 # Dependencies come from the system (Debian packages, see scripts/bootstrap.sh), as this project
-# builds against Debian's oneDNN, Abseil, nlohmann-json, stb and libsamplerate; the recipe
+# builds against Debian's oneDNN, Abseil, nlohmann-json, stb, libsamplerate, libwebp, libsndfile and FFmpeg; the recipe
 # checks they are installed (Apt in "check" mode) instead of fetching them from a remote.
 import os
 
@@ -28,7 +28,9 @@ class Gemma12bConan(ConanFile):
 
     def system_requirements(self):
         Apt(self).install(["libdnnl-dev", "ocl-icd-opencl-dev", "opencl-c-headers", "libopenblas-dev",
-                           "libabsl-dev", "nlohmann-json3-dev", "libstb-dev", "libsamplerate0-dev"],
+                           "libabsl-dev", "nlohmann-json3-dev", "libstb-dev", "libsamplerate0-dev",
+                           "libwebp-dev", "libsndfile1-dev", "libavformat-dev", "libavcodec-dev",
+                           "libswscale-dev", "libavutil-dev", "libswresample-dev"],
                           check=True)
 
     def layout(self):

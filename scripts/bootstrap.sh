@@ -14,6 +14,8 @@ PACKAGES=(
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers   # oneDNN (its CMake config wants OpenCL)
   libopenblas-dev libabsl-dev nlohmann-json3-dev doctest-dev
   libstb-dev libsamplerate0-dev                      # image decoding, audio resampling
+  libwebp-dev libsndfile1-dev                         # WebP images; FLAC/MP3/Ogg audio
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libswresample-dev  # video (FFmpeg)
 )
 if [[ "${GEMMA12B_SKIP_APT:-0}" != 1 ]]; then
   SUDO=""

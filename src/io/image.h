@@ -1,6 +1,8 @@
 // Image decoding to 8-bit RGB: PNG, JPEG, BMP, GIF (first frame), TGA, PNM through Debian's
-// libstb (stb_image). Every failure is a status naming the file; oversized images are refused
-// before allocation.
+// libstb (stb_image), WebP (still, or the first frame of an animation) through libwebp, chosen
+// by the file's magic bytes. The EXIF orientation of JPEG / WebP / PNG files is applied, as PIL's
+// ImageOps.exif_transpose does in the HF loaders. Alpha is dropped (PIL's convert("RGB")).
+// Every failure is a status naming the file; oversized images are refused before allocation.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,7 @@ struct RgbImage {
 constexpr int64_t kMaxImagePixels = int64_t{1} << 28;
 
 StatusOr<RgbImage> decode_image_file(const std::string& path);
-StatusOr<RgbImage> decode_image_memory(const uint8_t* data, size_t size, const std::string& name = "<memory>");
+StatusOr<RgbImage> decode_image_memory(const uint8_t* data, size_t size,
+                                       const std::string& name = "<memory>");
 
 }  // namespace gemma12b
