@@ -68,7 +68,9 @@ Taps make_taps(int in, int out) {
 }  // namespace
 
 RgbImage resize_bicubic_aa(const RgbImage& in, int ow, int oh) {
-  // Horizontal pass into float, then vertical pass with rounding to 8 bits.
+  // Horizontal pass, then vertical pass, each rounded and clipped to 8 bits: the intermediate is
+  // an 8-bit image in PIL's ImagingResample and torchvision's uint8 antialias kernel (a float
+  // intermediate would carry bicubic overshoot at hard edges into the second pass).
   const Taps tx = make_taps(in.width, ow), ty = make_taps(in.height, oh);
   std::vector<float> tmp(static_cast<size_t>(in.height) * ow * 3);
   for (int y = 0; y < in.height; ++y) {
@@ -78,7 +80,7 @@ RgbImage resize_bicubic_aa(const RgbImage& in, int ow, int oh) {
         for (size_t k = 0; k < tx.w[x].size(); ++k) {
           acc += tx.w[x][k] * in.pixels[(static_cast<size_t>(y) * in.width + tx.first[x] + k) * 3 + c];
         }
-        tmp[(static_cast<size_t>(y) * ow + x) * 3 + c] = static_cast<float>(acc);
+        tmp[(static_cast<size_t>(y) * ow + x) * 3 + c] = static_cast<float>(std::clamp(std::floor(acc + 0.5), 0.0, 255.0));
       }
     }
   }
