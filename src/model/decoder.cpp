@@ -86,7 +86,7 @@ Status Decoder::decode(KvCache& kv, const DecodeInput& in, DecodeOutput* out) {
   out->logits.clear();
   out->hidden.clear();
   const int64_t start = kv.n_past();
-  const int32_t block = in.bidirectional ? next_block_++ : -1;
+  const int32_t block = in.bidirectional ? kv.new_block_id() : -1;
   const int64_t ub = std::min(max_ubatch_, kv.options().max_ubatch);
   for (int64_t b = 0; b < n; b += ub) {
     Status s = forward_ubatch(kv, in, b, std::min(ub, n - b), block, out);

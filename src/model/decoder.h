@@ -53,7 +53,6 @@ class Decoder {
   const Model& model_;
   int64_t max_ubatch_;
   int64_t scratch_rows_ = 0;
-  int32_t next_block_ = 0;
   std::unique_ptr<Stream> stream_;
   std::unique_ptr<Buffer> scratch_;
   // Views into scratch_, sized for scratch_rows_ rows.

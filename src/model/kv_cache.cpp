@@ -1,6 +1,10 @@
 #include "model/kv_cache.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "io/mapped_file.h"
 
 namespace gemma12b {
 
@@ -94,6 +98,105 @@ Status KvCache::copy_from(const KvCache& other) {
     G12_RETURN_IF_ERROR(upload_meta(L));
   }
   n_past_ = other.n_past_;
+  last_block_ = std::max(last_block_, other.last_block_);
+  return OkStatus();
+}
+
+namespace {
+constexpr char kKvMagic[8] = {'G', '1', '2', 'K', 'V', 'C', 0, 1};  // format version 1
+struct KvFileHeader {
+  char magic[8];
+  uint64_t model_id;
+  int32_t dtype, n_layers;
+  int64_t n_ctx, max_ubatch, n_past;
+  int32_t last_block, reserved;
+};
+}  // namespace
+
+Status KvCache::save(const std::string& path, uint64_t model_id) const {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!f) return NotFound("cannot open %s for writing", path);
+  KvFileHeader h{};
+  std::memcpy(h.magic, kKvMagic, sizeof kKvMagic);
+  h.model_id = model_id;
+  h.dtype = static_cast<int32_t>(options_.dtype);
+  h.n_layers = static_cast<int32_t>(layers_.size());
+  h.n_ctx = options_.n_ctx;
+  h.max_ubatch = options_.max_ubatch;
+  h.n_past = n_past_;
+  h.last_block = last_block_;
+  bool ok = std::fwrite(&h, sizeof h, 1, f.get()) == 1;
+  std::vector<uint8_t> staging;
+  for (size_t l = 0; ok && l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    const int64_t used = used_slots(static_cast<int64_t>(l));
+    const size_t row = L.k_buf->size() / L.slots;
+    ok = std::fwrite(&used, sizeof used, 1, f.get()) == 1 &&
+         std::fwrite(L.pos_host.data(), sizeof(int32_t), used, f.get()) == static_cast<size_t>(used) &&
+         std::fwrite(L.block_host.data(), sizeof(int32_t), used, f.get()) == static_cast<size_t>(used);
+    for (const Buffer* b : {L.k_buf.get(), L.v_buf.get()}) {
+      if (!ok) break;
+      staging.resize(used * row);
+      G12_RETURN_IF_ERROR(b->download(0, staging.data(), staging.size()));
+      ok = std::fwrite(staging.data(), 1, staging.size(), f.get()) == staging.size();
+    }
+  }
+  if (!ok || std::fflush(f.get()) != 0) return DataLoss("writing %s failed (disk full?)", path);
+  return OkStatus();
+}
+
+Status KvCache::load(const std::string& path, uint64_t model_id) {
+  G12_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> file, MappedFile::open(path));
+  const uint8_t* p = file->data();
+  size_t left = file->size();
+  auto take = [&](void* dst, size_t n) {
+    if (n > left) return false;
+    std::memcpy(dst, p, n);
+    p += n;
+    left -= n;
+    return true;
+  };
+  auto fail = [&](const Status& s) {
+    (void)clear();
+    return s;
+  };
+  KvFileHeader h{};
+  if (!take(&h, sizeof h) || std::memcmp(h.magic, kKvMagic, sizeof kKvMagic) != 0) {
+    return fail(DataLoss("%s is not a gemma12b KV cache file (or another format version)", path));
+  }
+  if (h.model_id != model_id) return fail(InvalidArgument("%s was saved from a different model", path));
+  if (h.dtype != static_cast<int32_t>(options_.dtype) || h.n_layers != static_cast<int32_t>(layers_.size()) ||
+      h.n_ctx != options_.n_ctx || h.max_ubatch != options_.max_ubatch) {
+    return fail(InvalidArgument("%s holds a cache of another shape (n_ctx %d, max_ubatch %d, type %d); this one is "
+                                "n_ctx %d, max_ubatch %d, type %d", path, h.n_ctx, h.max_ubatch, h.dtype,
+                                options_.n_ctx, options_.max_ubatch, static_cast<int32_t>(options_.dtype)));
+  }
+  if (h.n_past < 0 || h.n_past > options_.n_ctx) return fail(DataLoss("%s: corrupt length %d", path, h.n_past));
+  for (Layer& L : layers_) {
+    int64_t used = 0;
+    const size_t row = L.k_buf->size() / L.slots;
+    if (!take(&used, sizeof used) || used < 0 || used > L.slots) return fail(DataLoss("%s is corrupt or truncated", path));
+    L.pos_host.assign(L.slots, -1);
+    L.block_host.assign(L.slots, -1);
+    if (!take(L.pos_host.data(), used * sizeof(int32_t)) || !take(L.block_host.data(), used * sizeof(int32_t))) {
+      return fail(DataLoss("%s is truncated", path));
+    }
+    for (int64_t s = 0; s < used; ++s) {
+      if (L.pos_host[s] < -1 || L.pos_host[s] >= h.n_past || L.block_host[s] > h.last_block) {
+        return fail(DataLoss("%s: corrupt slot table", path));
+      }
+    }
+    for (Buffer* b : {L.k_buf.get(), L.v_buf.get()}) {
+      if (used * row > left) return fail(DataLoss("%s is truncated", path));
+      if (auto st = b->upload(0, p, used * row); !st.ok()) return fail(st);
+      p += used * row;
+      left -= used * row;
+    }
+    if (auto st = upload_meta(L); !st.ok()) return fail(st);
+  }
+  if (left != 0) return fail(DataLoss("%s has %d trailing bytes", path, static_cast<int64_t>(left)));
+  n_past_ = h.n_past;
+  last_block_ = h.last_block;
   return OkStatus();
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/backend.h"
@@ -41,6 +42,13 @@ class KvCache {
   Status truncate(int64_t n);
   // Makes this cache a copy of `other` (same model and options).
   Status copy_from(const KvCache& other);
+  // Writes the sequence (positions, block ids, K and V of the slots in use) to `path`, tagged
+  // with `model_id` (a fingerprint of the model). load() accepts only a file written by a cache
+  // of the same shape, type and model_id; on any error the cache is left cleared.
+  Status save(const std::string& path, uint64_t model_id) const;
+  Status load(const std::string& path, uint64_t model_id);
+  // An id for a new bidirectional block, distinct from every block id the cache holds.
+  int32_t new_block_id() { return ++last_block_; }
 
   // ---- used by the decoder ----
   int64_t slot_of(int64_t layer, int64_t pos) const {
@@ -70,6 +78,7 @@ class KvCache {
   KvCacheOptions options_;
   std::vector<Layer> layers_;
   int64_t n_past_ = 0;
+  int32_t last_block_ = -1;
   size_t bytes_ = 0;
 };
 
