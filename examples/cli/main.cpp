@@ -1,6 +1,7 @@
 // gemma12b-cli: load a Gemma 4 model and run it.
 //   gemma12b-cli info -m MODEL                      config and tensor table
 //   gemma12b-cli generate -m MODEL --tokens 2,105,... [-n 32] [--greedy | sampling flags]
+//   gemma12b-cli generate -m MODEL -p TEXT --chat [--image F] [--audio F] [--video F] [--mmproj F]
 //   gemma12b-cli tokenize --tokenizer FILE [--no-bos] [--special] < lines   one line of ids per line
 //   gemma12b-cli detokenize --tokenizer FILE < lines of ids                   one line of text per line
 // Run `gemma12b-cli help` for every flag.
@@ -22,11 +23,13 @@
 #include "model/decoder.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
+#include "runtime/assets.h"
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
 #include "tokenizer/chat_format.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/tokenizer.h"
+#include "args.h"
+#include "chat.h"
 #include "eval.h"
 
 namespace g = gemma12b;
@@ -54,6 +57,19 @@ options:
   --tokens LIST          prompt as comma-separated token ids (e.g. 2,105,2364)
   -p, --prompt TEXT      prompt as text (the model's tokenizer; BOS added)
   --chat                 with -p: render it as a user turn of the Gemma 4 chat format
+  --image FILE           add an image (PNG/JPEG/BMP/GIF/WebP) to the user turn (repeatable)
+  --audio FILE           add audio (WAV/FLAC/MP3/OGG; resampled to 16 kHz mono) (repeatable)
+  --video FILE           add a video (frames sampled at --video-fps) (repeatable)
+  --mmproj FILE          multimodal projector (mmproj GGUF or HF dir); default: found next
+                         to the model
+  --image-tokens N       soft tokens per image: 70, 140, 280 (default), 560, 1120
+  --video-frame-tokens N soft tokens per video frame (default 70)
+  --video-fps X          frames sampled per second of video (default 1)
+  --video-frames N       at most N frames, spread evenly over the video (default 32)
+  --video-audio          also feed the video's audio track, after its frames (off by default)
+  --max-audio-seconds X  longer audio is refused (default 30)
+  --system TEXT          a system turn before the user turn
+  --think                enable thinking (<|think|> in the system turn); thoughts print marked
   -n, --n-predict N      tokens to generate (default 32)
   -c, --ctx N            context size in positions (default 4096, at most the model's)
   --kv-type T            KV cache type: f16 (default), f32, q8_0
@@ -79,55 +95,6 @@ options:
 int fail(const std::string& msg) {
   std::fprintf(stderr, "gemma12b-cli: %s\n", msg.c_str());
   return 1;
-}
-
-struct Args {
-  std::string command;
-  std::map<std::string, std::string> values;
-  std::map<std::string, bool> flags;
-};
-
-bool parse_args(int argc, char** argv, Args* a, std::string* err) {
-  static const std::map<std::string, std::string> kAlias = {
-      {"-m", "--model"}, {"-t", "--threads"}, {"-n", "--n-predict"}, {"-c", "--ctx"}, {"-p", "--prompt"}};
-  static const std::vector<std::string> kFlags = {"--greedy", "--chat", "--no-bos", "--special"};
-  if (argc < 2) {
-    *err = "missing command";
-    return false;
-  }
-  a->command = argv[1];
-  for (int i = 2; i < argc; ++i) {
-    std::string k = argv[i];
-    if (kAlias.count(k)) k = kAlias.at(k);
-    if (std::find(kFlags.begin(), kFlags.end(), k) != kFlags.end()) {
-      a->flags[k] = true;
-      continue;
-    }
-    if (k.rfind("--", 0) != 0 || i + 1 >= argc) {
-      *err = "unexpected argument '" + k + "'";
-      return false;
-    }
-    a->values[k] = argv[++i];
-  }
-  return true;
-}
-
-template <typename T>
-bool get_num(const Args& a, const std::string& key, T* out, std::string* err) {
-  auto it = a.values.find(key);
-  if (it == a.values.end()) return true;
-  bool ok;
-  if constexpr (std::is_floating_point_v<T>) {
-    double d;
-    ok = absl::SimpleAtod(it->second, &d);
-    *out = static_cast<T>(d);
-  } else {
-    int64_t v;
-    ok = absl::SimpleAtoi(it->second, &v);
-    *out = static_cast<T>(v);
-  }
-  if (!ok) *err = key + ": '" + it->second + "' is not a number";
-  return ok;
 }
 
 // Human-readable form of a token from the GGUF vocabulary (a minimal view; the tokenizer does
@@ -220,45 +187,6 @@ int run(const Args& a) {
   }
   if (a.command != "generate") return fail("unknown command '" + a.command + "' (try help)");
 
-  // The prompt: token ids (--tokens), or text (-p) through the model's tokenizer, optionally
-  // wrapped as a user turn of the chat format (--chat).
-  std::vector<int32_t> prompt;
-  std::unique_ptr<g::Tokenizer> tokenizer;
-  if (const g::GgufFile* gf = (*model)->gguf(); gf != nullptr && gf->has("tokenizer.ggml.tokens")) {
-    auto t = g::Tokenizer::from_gguf(*gf);
-    if (t.ok()) tokenizer = std::move(*t);
-  } else if ((*model)->format() == "safetensors") {
-    std::error_code ec;
-    std::filesystem::path dir = (*model)->path();
-    if (!std::filesystem::is_directory(dir, ec)) dir = dir.parent_path();
-    if (auto t = g::Tokenizer::load((dir / "tokenizer.json").string()); t.ok()) tokenizer = std::move(*t);
-  }
-  auto tok_it = a.values.find("--tokens");
-  auto text_it = a.values.find("--prompt");
-  if ((tok_it == a.values.end()) == (text_it == a.values.end())) return fail("generate needs exactly one of --tokens and -p");
-  const bool text_mode = text_it != a.values.end();
-  if (text_mode) {
-    if (!tokenizer) return fail("the model file has no tokenizer; give the prompt as --tokens");
-    std::string text = text_it->second;
-    if (a.flags.count("--chat")) {
-      g::ChatOptions co;
-      auto rendered = g::render_chat({g::ChatMessage::text(g::ChatRole::kUser, text)}, co);
-      if (!rendered.ok()) return fail(std::string(rendered.status().message()));
-      g::EncodeOptions eo;
-      eo.add_bos = false;  // the rendered text starts with "<bos>"
-      prompt = tokenizer->encode(*rendered, eo);
-    } else {
-      prompt = tokenizer->encode(text);
-    }
-  } else {
-    for (absl::string_view part : absl::StrSplit(tok_it->second, ',', absl::SkipWhitespace())) {
-      int32_t id;
-      if (!absl::SimpleAtoi(part, &id)) return fail("--tokens: '" + std::string(part) + "' is not a token id");
-      prompt.push_back(id);
-    }
-  }
-  if (prompt.empty()) return fail("the prompt is empty");
-
   g::KvCacheOptions kopt;
   kopt.n_ctx = std::min<int64_t>(4096, c.max_context);
   int64_t n_predict = 32, ubatch = 512, show = 0;
@@ -281,6 +209,32 @@ int run(const Args& a) {
     return fail(err);
   }
   if (a.flags.count("--greedy")) sp.temperature = 0.0f;
+  // Chat mode (a user turn of the chat format, with any media): the runtime's Session.
+  if (a.flags.count("--chat") || !a.media.empty()) {
+    ChatRun run{**model, sp, n_predict, kopt.n_ctx, kopt.dtype, a.values.count("--ubatch") ? ubatch : 0, load_ms};
+    return run_chat(a, run);
+  }
+  // Raw mode: the prompt as token ids (--tokens) or text (-p) through the model's tokenizer.
+  std::vector<int32_t> prompt;
+  std::unique_ptr<g::Tokenizer> tokenizer;
+  if (auto t = g::load_model_tokenizer(**model); t.ok()) tokenizer = std::move(*t);
+  auto tok_it = a.values.find("--tokens");
+  auto text_it = a.values.find("--prompt");
+  if ((tok_it == a.values.end()) == (text_it == a.values.end())) return fail("generate needs exactly one of --tokens and -p");
+  const bool text_mode = text_it != a.values.end();
+  if (text_mode) {
+    if (!tokenizer) return fail("the model file has no tokenizer; give the prompt as --tokens");
+    std::string text = text_it->second;
+    prompt = tokenizer->encode(text);
+  } else {
+    for (absl::string_view part : absl::StrSplit(tok_it->second, ',', absl::SkipWhitespace())) {
+      int32_t id;
+      if (!absl::SimpleAtoi(part, &id)) return fail("--tokens: '" + std::string(part) + "' is not a token id");
+      prompt.push_back(id);
+    }
+  }
+  if (prompt.empty()) return fail("the prompt is empty");
+
   auto sampler = g::Sampler::create(sp, c.n_vocab);
   if (!sampler.ok()) return fail(std::string(sampler.status().message()));
   auto kv = g::KvCache::create(c, **device, kopt);

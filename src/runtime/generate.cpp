@@ -28,6 +28,17 @@ StatusOr<GenerateResult> generate(Decoder& decoder, KvCache& kv, Sampler& sample
   G12_RETURN_IF_ERROR(decoder.decode(kv, in, &out));
   r.prefill_ms = ms_since(t0);
   for (int32_t t : prompt) sampler.accept(t);
+  G12_RETURN_IF_ERROR(generate_from_logits(decoder, kv, sampler, std::move(out.logits), params, on_token, &r));
+  return r;
+}
+
+Status generate_from_logits(Decoder& decoder, KvCache& kv, Sampler& sampler, std::vector<float> logits,
+                            const GenerateParams& params, const TokenFn& on_token, GenerateResult* result) {
+  if (params.max_tokens < 0) return InvalidArgument("generate: max_tokens must be >= 0");
+  GenerateResult& r = *result;
+  DecodeOutput out;
+  out.logits = std::move(logits);
+  DecodeInput in;
   const int64_t V = static_cast<int64_t>(out.logits.size());
   auto t1 = std::chrono::steady_clock::now();
   int32_t token = 0;
@@ -59,7 +70,7 @@ StatusOr<GenerateResult> generate(Decoder& decoder, KvCache& kv, Sampler& sample
     G12_RETURN_IF_ERROR(decoder.decode(kv, in, &out));
   }
   r.decode_ms = ms_since(t1);
-  return r;
+  return OkStatus();
 }
 
 std::vector<int32_t> default_stop_tokens(const Model& model) {

@@ -36,6 +36,11 @@ StatusOr<GenerateResult> generate(Decoder& decoder, KvCache& kv, Sampler& sample
                                   std::span<const int32_t> prompt, const GenerateParams& params,
                                   const TokenFn& on_token = {});
 
+// Generates from `logits` (one row: the prediction after what `kv` holds). Each token but the
+// last one emitted is decoded into `kv`; `result->tokens`/`reason`/`decode_ms` are filled in.
+Status generate_from_logits(Decoder& decoder, KvCache& kv, Sampler& sampler, std::vector<float> logits,
+                            const GenerateParams& params, const TokenFn& on_token, GenerateResult* result);
+
 // The stop tokens a Gemma 4 file declares: its EOS id plus `<eos>`, `<turn|>` and
 // `<|tool_response>` looked up by string in the GGUF vocabulary (ids are never hard-coded).
 std::vector<int32_t> default_stop_tokens(const Model& model);

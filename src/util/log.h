@@ -17,6 +17,20 @@ using LogSink = void (*)(LogLevel level, std::string_view message, void* user_da
 void set_log_sink(LogSink sink, void* user_data);
 void log_message(LogLevel level, std::string_view message);
 
+// While alive, messages logged by this thread go to `sink` instead of the process-wide one (a
+// per-model sink set for the duration of a call on that model). Nests; a null sink is a no-op.
+class ScopedLogSink {
+ public:
+  ScopedLogSink(LogSink sink, void* user_data);
+  ~ScopedLogSink();
+  ScopedLogSink(const ScopedLogSink&) = delete;
+  ScopedLogSink& operator=(const ScopedLogSink&) = delete;
+
+ private:
+  LogSink prev_sink_;
+  void* prev_user_data_;
+};
+
 template <typename... Args>
 void log_info(const absl::FormatSpec<Args...>& fmt, const Args&... args) {
   log_message(LogLevel::kInfo, absl::StrFormat(fmt, args...));
