@@ -3,26 +3,16 @@
 #include <cstring>
 
 #include "capi_internal.h"
+#include <optional>
+
+#include "runtime/assets.h"
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
 
 using gemma12b::capi::fail;
 using gemma12b::capi::ok;
 
-namespace {
-
-// Copies caller params over the defaults in *out (which init() filled). A caller built against an
-// older header passes a smaller struct_size: its missing trailing fields keep their defaults.
-template <typename Params>
-bool read_params(const Params* in, Params* out) {
-  if (in == nullptr) return true;
-  if (in->struct_size < sizeof(size_t) || in->struct_size > sizeof(Params)) return false;
-  std::memcpy(out, in, in->struct_size);
-  out->struct_size = sizeof(Params);
-  return true;
-}
-
-}  // namespace
+using gemma12b::capi::read_params;
 
 extern "C" {
 
@@ -54,6 +44,9 @@ gemma12b_status gemma12b_model_load(const char* path, const gemma12b_model_param
     auto device = gemma12b::create_device(backend, dopt);
     if (!device.ok()) return fail(device.status());
     m->device = std::move(*device);
+    m->log.fn = p.log;
+    m->log.user_data = p.log_user_data;
+    auto log_scope = m->log_scope();
     gemma12b::LoadOptions lopt;
     if (p.progress != nullptr) {
       lopt.progress = [&p](float f) { return p.progress(f, p.progress_user_data) != 0; };
@@ -61,6 +54,32 @@ gemma12b_status gemma12b_model_load(const char* path, const gemma12b_model_param
     auto model = gemma12b::Model::load(path, *m->device, lopt);
     if (!model.ok()) return fail(model.status());
     m->model = std::move(*model);
+    // The tokenizer (inside a GGUF, tokenizer.json next to an HF checkpoint) is optional: a
+    // model without one still decodes token ids.
+    if (auto t = gemma12b::load_model_tokenizer(*m->model); t.ok()) {
+      m->tokenizer = std::move(*t);
+    } else {
+      gemma12b::log_info("%s: no tokenizer (%s); token-id input only", path, std::string(t.status().message()));
+    }
+    if (p.mmproj != nullptr) {
+      std::optional<std::string> mmproj;
+      if (std::string(p.mmproj) == "auto") {
+        mmproj = gemma12b::find_mmproj(*m->model);
+      } else {
+        mmproj = std::string(p.mmproj);
+      }
+      if (mmproj) {
+        auto e = gemma12b::Embedders::load(*mmproj, *m->device);
+        if (!e.ok()) return fail(e.status());
+        m->embedders = std::move(*e);
+        if (m->embedders->n_embd() != m->model->config().d_model) {
+          return fail(GEMMA12B_ERR_INVALID_ARGUMENT, "gemma12b_model_load: the projector " + *mmproj +
+                                                         " does not match the model's width");
+        }
+      }
+    }
+    const std::string summary = gemma12b::config_summary(m->model->config());
+    m->fingerprint = std::hash<std::string>{}(summary) ^ (m->model->weight_bytes() * 0x9e3779b97f4a7c15ull);
     *out_model = m.release();
     return ok();
   })
@@ -74,6 +93,8 @@ int32_t gemma12b_model_n_layers(const gemma12b_model* m) { return m ? static_cas
 int64_t gemma12b_model_max_context(const gemma12b_model* m) { return m ? m->model->config().max_context : 0; }
 int32_t gemma12b_model_bos(const gemma12b_model* m) { return m ? m->model->config().bos_id : -1; }
 int32_t gemma12b_model_eos(const gemma12b_model* m) { return m ? m->model->config().eos_id : -1; }
+int32_t gemma12b_model_has_vision(const gemma12b_model* m) { return m && m->embedders && m->embedders->has_vision(); }
+int32_t gemma12b_model_has_audio(const gemma12b_model* m) { return m && m->embedders && m->embedders->has_audio(); }
 
 void gemma12b_context_params_init(gemma12b_context_params* p) {
   if (p == nullptr) return;
@@ -122,6 +143,7 @@ gemma12b_status gemma12b_decode_tokens(gemma12b_context* ctx, const int32_t* tok
     gemma12b::DecodeInput in;
     in.tokens = std::span<const int32_t>(tokens, n);
     in.all_logits = all_logits != 0;
+    in.want_hidden = true;
     return fail(ctx->decoder->decode(*ctx->kv, in, &ctx->last));
   })
 }
@@ -134,6 +156,7 @@ gemma12b_status gemma12b_decode_embeddings(gemma12b_context* ctx, const float* r
     in.embeddings = std::span<const float>(rows, n_rows * ctx->model->model->config().d_model);
     in.bidirectional = bidirectional != 0;
     in.all_logits = all_logits != 0;
+    in.want_hidden = true;
     return fail(ctx->decoder->decode(*ctx->kv, in, &ctx->last));
   })
 }
@@ -145,6 +168,33 @@ gemma12b_status gemma12b_context_logits(const gemma12b_context* ctx, const float
     *out_logits = ctx->last.logits.data();
     *out_rows = ctx->last.n_rows;
     return ok();
+  })
+}
+
+gemma12b_status gemma12b_context_hidden(const gemma12b_context* ctx, const float** out_hidden, int64_t* out_rows) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(ctx != nullptr && out_hidden != nullptr && out_rows != nullptr, "gemma12b_context_hidden: NULL argument");
+    if (ctx->last.n_rows == 0 || ctx->last.hidden.empty()) {
+      return fail(GEMMA12B_ERR_INVALID_ARGUMENT, "gemma12b_context_hidden: nothing decoded yet");
+    }
+    *out_hidden = ctx->last.hidden.data();
+    *out_rows = ctx->last.n_rows;
+    return ok();
+  })
+}
+
+gemma12b_status gemma12b_kv_save(const gemma12b_context* ctx, const char* path) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(ctx != nullptr && path != nullptr, "gemma12b_kv_save: ctx and path must not be NULL");
+    return fail(ctx->kv->save(path, ctx->model->fingerprint));
+  })
+}
+
+gemma12b_status gemma12b_kv_load(gemma12b_context* ctx, const char* path) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(ctx != nullptr && path != nullptr, "gemma12b_kv_load: ctx and path must not be NULL");
+    ctx->last = {};
+    return fail(ctx->kv->load(path, ctx->model->fingerprint));
   })
 }
 
@@ -201,16 +251,7 @@ gemma12b_status gemma12b_generate(gemma12b_context* ctx, const int32_t* prompt, 
     GEMMA12B_CHECK_ARG(read_params(params, &p), "gemma12b_generate: params->struct_size is not set (use gemma12b_generate_params_init)");
     GEMMA12B_CHECK_ARG(p.stop_tokens != nullptr || p.n_stop_tokens == 0, "gemma12b_generate: n_stop_tokens > 0 with NULL stop_tokens");
     const gemma12b::Model& model = *ctx->model->model;
-    gemma12b::SamplingParams sp = gemma12b::default_sampling(model);
-    sp.temperature = p.temperature;
-    sp.top_k = p.top_k;
-    sp.top_p = p.top_p;
-    sp.min_p = p.min_p;
-    sp.repetition_penalty = p.repetition_penalty;
-    sp.presence_penalty = p.presence_penalty;
-    sp.frequency_penalty = p.frequency_penalty;
-    sp.penalty_last_n = p.penalty_last_n;
-    sp.seed = p.seed;
+    const gemma12b::SamplingParams sp = gemma12b::capi::sampling_from(p, model);
     auto sampler = gemma12b::Sampler::create(sp, model.config().n_vocab);
     if (!sampler.ok()) return fail(sampler.status());
     gemma12b::GenerateParams gp;

@@ -36,6 +36,12 @@ gemma12b_status fail(const Status& s) {
   return fail(code, std::string(s.message()));
 }
 
+void forward_log(LogLevel level, std::string_view message, void* user_data) {
+  auto* t = static_cast<LogTarget*>(user_data);
+  const std::string m(message);
+  t->fn(static_cast<gemma12b_log_level>(level), m.c_str(), t->user_data);
+}
+
 }  // namespace gemma12b::capi
 
 extern "C" {
@@ -55,21 +61,13 @@ const char* gemma12b_status_string(gemma12b_status status) {
     case GEMMA12B_ERR_OUT_OF_MEMORY: return "out of memory";
     case GEMMA12B_ERR_CANCELLED: return "cancelled";
     case GEMMA12B_ERR_INTERNAL: return "internal error";
+    case GEMMA12B_ERR_BUFFER_TOO_SMALL: return "buffer too small";
     default: return "unknown status";
   }
 }
 
 namespace {
-struct LogTarget {
-  gemma12b_log_fn fn;
-  void* user_data;
-};
-LogTarget g_log_target{nullptr, nullptr};
-void forward_log(gemma12b::LogLevel level, std::string_view message, void* user_data) {
-  auto* t = static_cast<LogTarget*>(user_data);
-  const std::string m(message);
-  t->fn(static_cast<gemma12b_log_level>(level), m.c_str(), t->user_data);
-}
+gemma12b::capi::LogTarget g_log_target{nullptr, nullptr};
 }  // namespace
 
 void gemma12b_set_log_callback(gemma12b_log_fn fn, void* user_data) {
@@ -77,8 +75,8 @@ void gemma12b_set_log_callback(gemma12b_log_fn fn, void* user_data) {
     gemma12b::set_log_sink(nullptr, nullptr);
     return;
   }
-  g_log_target = LogTarget{fn, user_data};
-  gemma12b::set_log_sink(&forward_log, &g_log_target);
+  g_log_target = gemma12b::capi::LogTarget{fn, user_data};
+  gemma12b::set_log_sink(&gemma12b::capi::forward_log, &g_log_target);
 }
 
 }  // extern "C"

@@ -43,7 +43,8 @@ enum {
   GEMMA12B_ERR_OUT_OF_RANGE = 5,     /* the context is full */
   GEMMA12B_ERR_OUT_OF_MEMORY = 6,
   GEMMA12B_ERR_CANCELLED = 7,        /* a callback asked to stop */
-  GEMMA12B_ERR_INTERNAL = 8
+  GEMMA12B_ERR_INTERNAL = 8,
+  GEMMA12B_ERR_BUFFER_TOO_SMALL = 9  /* an output buffer is too small; the size needed is reported */
 };
 
 typedef enum {
@@ -69,12 +70,22 @@ typedef enum { GEMMA12B_LOG_DEBUG = 0, GEMMA12B_LOG_INFO = 1, GEMMA12B_LOG_WARN 
 
 typedef struct gemma12b_model gemma12b_model;
 typedef struct gemma12b_context gemma12b_context;
+typedef struct gemma12b_session gemma12b_session;
+
+typedef enum { GEMMA12B_ROLE_SYSTEM = 0, GEMMA12B_ROLE_USER = 1, GEMMA12B_ROLE_MODEL = 2 } gemma12b_role;
+
+/* What a streamed piece of a reply is: the answer, the model's thinking, or a tool call
+ * (`call:NAME{...}` in Gemma's syntax; the parsed calls come from gemma12b_session_reply_tool_calls). */
+typedef enum { GEMMA12B_PIECE_CONTENT = 0, GEMMA12B_PIECE_THOUGHT = 1, GEMMA12B_PIECE_TOOL_CALL = 2 } gemma12b_piece_kind;
 
 /* Return nonzero to continue, 0 to cancel. fraction is in [0, 1]. */
 typedef int (*gemma12b_progress_fn)(float fraction, void* user_data);
 /* Return nonzero to continue generating, 0 to stop. */
 typedef int (*gemma12b_token_fn)(int32_t token, void* user_data);
 typedef void (*gemma12b_log_fn)(gemma12b_log_level level, const char* message, void* user_data);
+/* A piece of streamed reply text (UTF-8, never half a character; not NUL-terminated: use len).
+ * kind is a gemma12b_piece_kind. Return nonzero to continue, 0 to stop. */
+typedef int (*gemma12b_piece_fn)(int32_t kind, const char* text, size_t len, void* user_data);
 
 /* ---- version and errors --------------------------------------------------------------- */
 GEMMA12B_API const char* gemma12b_version(void); /* "0.1.0" */
@@ -92,6 +103,13 @@ typedef struct {
   int32_t n_threads; /* 0 = all cores */
   gemma12b_progress_fn progress;
   void* progress_user_data;
+  /* Multimodal projector: NULL = none (text only); a path to an mmproj .gguf or an HF
+   * directory; or "auto" = one found next to the model (none found is not an error). */
+  const char* mmproj;
+  /* Messages about this model (loading, fallbacks) go here instead of the process-wide sink,
+   * from the thread that made the call. NULL = the process-wide sink. */
+  gemma12b_log_fn log;
+  void* log_user_data;
 } gemma12b_model_params;
 
 GEMMA12B_API void gemma12b_model_params_init(gemma12b_model_params* params);
@@ -105,6 +123,57 @@ GEMMA12B_API int32_t gemma12b_model_n_layers(const gemma12b_model* model);
 GEMMA12B_API int64_t gemma12b_model_max_context(const gemma12b_model* model);
 GEMMA12B_API int32_t gemma12b_model_bos(const gemma12b_model* model);
 GEMMA12B_API int32_t gemma12b_model_eos(const gemma12b_model* model);
+/* Nonzero when the model has a projector with an image (vision) / audio embedder. */
+GEMMA12B_API int32_t gemma12b_model_has_vision(const gemma12b_model* model);
+GEMMA12B_API int32_t gemma12b_model_has_audio(const gemma12b_model* model);
+
+/* ---- tokenizer (the model's own) ------------------------------------------------------ */
+/* Outputs that are arrays or strings follow one rule: the size needed is stored in *out_n
+ * (tokens, or bytes without the NUL); when it exceeds the capacity, nothing is written and
+ * GEMMA12B_ERR_BUFFER_TOO_SMALL is returned, so a call with capacity 0 asks for the size.
+ * Strings are NUL-terminated when capacity > size. */
+enum { GEMMA12B_TOKENIZE_ADD_BOS = 1, GEMMA12B_TOKENIZE_PARSE_SPECIAL = 2 };
+/* text: len bytes of UTF-8 (invalid UTF-8 is an error). flags: GEMMA12B_TOKENIZE_*. */
+GEMMA12B_API gemma12b_status gemma12b_tokenize(const gemma12b_model* model, const char* text, size_t len,
+                                               int32_t flags, int32_t* out_tokens, size_t capacity, size_t* out_n);
+/* Exact bytes of the tokens; skip_special != 0 leaves out control tokens (<bos>, <turn|>, ...). */
+GEMMA12B_API gemma12b_status gemma12b_detokenize(const gemma12b_model* model, const int32_t* tokens, size_t n,
+                                                 int32_t skip_special, char* out_text, size_t capacity, size_t* out_n);
+/* The id of a piece by its exact string ("<turn|>", "<|image|>"): special ids are looked up,
+ * never hard-coded. GEMMA12B_ERR_NOT_FOUND when the vocabulary lacks it. */
+GEMMA12B_API gemma12b_status gemma12b_token_id(const gemma12b_model* model, const char* piece, int32_t* out_id);
+/* Renders a conversation in the Gemma 4 chat format. messages_json: a JSON array of
+ * {"role": "system"|"user"|"model"|"assistant"|"tool", "content": "text" or
+ *  [{"type": "text", "text": "..."}, {"type": "image"}, {"type": "audio"}, {"type": "video"}],
+ *  "reasoning": "...", "tool_calls": [{"name": "...", "arguments": {...}}],
+ *  "tool_responses": [{"name": "...", "response": ...}]}.
+ * tools_json: NULL or a JSON array of tool declarations. Media items become the template's
+ * placeholders (a session expands them). */
+enum { GEMMA12B_CHAT_ADD_GENERATION_PROMPT = 1, GEMMA12B_CHAT_ENABLE_THINKING = 2 };
+GEMMA12B_API gemma12b_status gemma12b_chat_format(const gemma12b_model* model, const char* messages_json,
+                                                  const char* tools_json, int32_t flags, char* out_text,
+                                                  size_t capacity, size_t* out_n);
+
+/* ---- embedders: media -> decoder rows (needs a projector) ---------------------------- */
+/* Each writes *out_rows rows of gemma12b_model_n_embd floats to out (capacity in floats; the
+ * BUFFER_TOO_SMALL rule above applies with *out_rows as the size in rows). The rows go to
+ * gemma12b_decode_embeddings, framed by the marker tokens (<|image> ... <image|>, <|audio> ...
+ * <audio|>): images bidirectional, audio not. image_tokens: 70, 140, 280, 560 or 1120 (0 = 280). */
+GEMMA12B_API gemma12b_status gemma12b_embed_image_file(const gemma12b_model* model, const char* path,
+                                                       int32_t image_tokens, float* out, size_t capacity,
+                                                       int64_t* out_rows);
+/* rgb: height rows of width x 3 bytes (R, G, B), row-major, no padding. */
+GEMMA12B_API gemma12b_status gemma12b_embed_image_rgb(const gemma12b_model* model, const uint8_t* rgb, int32_t width,
+                                                      int32_t height, int32_t image_tokens, float* out,
+                                                      size_t capacity, int64_t* out_rows);
+/* max_seconds: longer audio is refused (0 = 30 s). */
+GEMMA12B_API gemma12b_status gemma12b_embed_audio_file(const gemma12b_model* model, const char* path,
+                                                       float max_seconds, float* out, size_t capacity,
+                                                       int64_t* out_rows);
+/* samples: n mono floats at sample_rate Hz (resampled to 16 kHz here). */
+GEMMA12B_API gemma12b_status gemma12b_embed_audio_pcm(const gemma12b_model* model, const float* samples, size_t n,
+                                                      int32_t sample_rate, float max_seconds, float* out,
+                                                      size_t capacity, int64_t* out_rows);
 
 /* ---- context: one sequence (KV cache + decoder) ----------------------------------------- */
 typedef struct {
@@ -136,6 +205,14 @@ GEMMA12B_API gemma12b_status gemma12b_kv_clear(gemma12b_context* ctx);
 GEMMA12B_API gemma12b_status gemma12b_kv_truncate(gemma12b_context* ctx, int64_t n_keep);
 /* dst becomes a copy of src's sequence (same model and context params). */
 GEMMA12B_API gemma12b_status gemma12b_kv_copy(gemma12b_context* dst, const gemma12b_context* src);
+/* Saves the sequence to a file / restores it into a context of the same model and params (a
+ * failed load leaves the context empty). */
+GEMMA12B_API gemma12b_status gemma12b_kv_save(const gemma12b_context* ctx, const char* path);
+GEMMA12B_API gemma12b_status gemma12b_kv_load(gemma12b_context* ctx, const char* path);
+/* Final-normed hidden states of the rows that got logits in the last decode: *out_rows rows of
+ * n_embd floats (the MTP drafter's input). */
+GEMMA12B_API gemma12b_status gemma12b_context_hidden(const gemma12b_context* ctx, const float** out_hidden,
+                                                     int64_t* out_rows);
 
 /* ---- sampling and generation ---------------------------------------------------------- */
 typedef struct {
@@ -161,6 +238,58 @@ GEMMA12B_API gemma12b_status gemma12b_generate(gemma12b_context* ctx, const int3
                                                const gemma12b_generate_params* params, gemma12b_token_fn on_token,
                                                void* user_data, int32_t* out_tokens, size_t out_capacity,
                                                size_t* out_n_tokens, gemma12b_stop_reason* out_reason);
+
+/* ---- session: a chat with text, image, audio and video parts ---------------------------- */
+/* A session keeps the conversation and one KV cache. Each generate re-renders the whole
+ * conversation in the chat format (earlier thoughts stripped, as the template does) and decodes
+ * only what the cache does not already hold. Media are embedded when added (errors surface
+ * there; a failed add changes nothing). Used by one thread at a time. */
+typedef struct {
+  size_t struct_size;
+  int64_t n_ctx;              /* default 4096 */
+  int32_t kv_type;            /* a gemma12b_kv_type; default f16 */
+  int32_t image_tokens;       /* per image: 70, 140, 280 (default), 560, 1120 */
+  int32_t video_frame_tokens; /* per video frame; default 70 */
+  float video_fps;            /* frames sampled per second of video; default 1 */
+  int32_t video_max_frames;   /* default 32 (spread evenly over longer videos) */
+  int32_t video_audio;        /* nonzero: the video's audio track follows its frames; default 0 */
+  float max_audio_seconds;    /* longer audio is refused; default 30 */
+  int32_t enable_thinking;    /* nonzero: the model thinks first (streamed as THOUGHT pieces) */
+  const char* tools_json;     /* NULL or a JSON array of tool declarations (copied) */
+} gemma12b_session_params;
+
+GEMMA12B_API void gemma12b_session_params_init(gemma12b_session_params* params);
+GEMMA12B_API gemma12b_status gemma12b_session_create(gemma12b_model* model, const gemma12b_session_params* params,
+                                                     gemma12b_session** out_session);
+GEMMA12B_API void gemma12b_session_free(gemma12b_session* session);
+/* Parts join the last message when it has the same role and no reply followed it. role: a
+ * gemma12b_role. Media are accepted in user messages only. */
+GEMMA12B_API gemma12b_status gemma12b_session_add_text(gemma12b_session* s, int32_t role, const char* text);
+GEMMA12B_API gemma12b_status gemma12b_session_add_image_file(gemma12b_session* s, int32_t role, const char* path);
+GEMMA12B_API gemma12b_status gemma12b_session_add_image_rgb(gemma12b_session* s, int32_t role, const uint8_t* rgb,
+                                                            int32_t width, int32_t height);
+GEMMA12B_API gemma12b_status gemma12b_session_add_audio_file(gemma12b_session* s, int32_t role, const char* path);
+GEMMA12B_API gemma12b_status gemma12b_session_add_audio_pcm(gemma12b_session* s, int32_t role, const float* samples,
+                                                            size_t n, int32_t sample_rate);
+GEMMA12B_API gemma12b_status gemma12b_session_add_video_file(gemma12b_session* s, int32_t role, const char* path);
+/* The result of a tool the model called (response_json: any JSON value). */
+GEMMA12B_API gemma12b_status gemma12b_session_add_tool_response(gemma12b_session* s, const char* name,
+                                                                const char* response_json);
+/* Generates the model's reply (params: sampling and max_tokens; stop tokens are the chat's),
+ * streaming pieces to on_piece (may be NULL). The reply joins the conversation. */
+GEMMA12B_API gemma12b_status gemma12b_session_generate(gemma12b_session* s, const gemma12b_generate_params* params,
+                                                       gemma12b_piece_fn on_piece, void* user_data,
+                                                       gemma12b_stop_reason* out_reason);
+/* The last reply's parts, valid until the next call on the session: the answer text, the
+ * thinking text, and the tool calls as a JSON array [{"name": ..., "arguments": {...}}]. */
+GEMMA12B_API const char* gemma12b_session_reply_content(const gemma12b_session* s);
+GEMMA12B_API const char* gemma12b_session_reply_reasoning(const gemma12b_session* s);
+GEMMA12B_API const char* gemma12b_session_reply_tool_calls(const gemma12b_session* s);
+/* Rows of the conversation so far / of them reused from the cache by the last generate. */
+GEMMA12B_API int64_t gemma12b_session_n_rows(const gemma12b_session* s);
+GEMMA12B_API int64_t gemma12b_session_reused_rows(const gemma12b_session* s);
+/* Forgets the conversation and the cache. */
+GEMMA12B_API gemma12b_status gemma12b_session_clear(gemma12b_session* s);
 
 #ifdef __cplusplus
 }

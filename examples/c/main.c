@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   size_t n = 0;
   for (char* tok = strtok(argv[2], ","); tok != NULL && n < 256; tok = strtok(NULL, ",")) prompt[n++] = (int32_t)atoi(tok);
 
+  /* readme:begin */
   gemma12b_model* model = NULL;
   if (gemma12b_model_load(argv[1], NULL, &model) != GEMMA12B_OK) {
     fprintf(stderr, "load failed: %s\n", gemma12b_last_error());
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   gp.max_tokens = 16;
   printf("gemma12b %s, generated:", gemma12b_version());
   const gemma12b_status s = gemma12b_generate(ctx, prompt, n, &gp, print_token, NULL, NULL, 0, NULL, NULL);
+  /* readme:end */
   printf("\n");
   if (s != GEMMA12B_OK) fprintf(stderr, "generate failed: %s\n", gemma12b_last_error());
   gemma12b_context_free(ctx);

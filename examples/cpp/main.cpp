@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   std::vector<int32_t> prompt;
   std::stringstream ss(argv[2]);
   for (std::string tok; std::getline(ss, tok, ',');) prompt.push_back(std::stoi(tok));
+  // readme:begin
   auto model = gemma12b::Model::load(argv[1]);
   if (!model) {
     std::fprintf(stderr, "load failed: %s\n", model.error().message.c_str());
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   };
   std::printf("generated:");
   auto out = ctx.value().generate(prompt, opt);
+  // readme:end
   std::printf("\n");
   if (!out) std::fprintf(stderr, "generate failed: %s\n", out.error().message.c_str());
   return out ? 0 : 1;

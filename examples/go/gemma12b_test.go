@@ -14,6 +14,7 @@ func modelPath(t *testing.T) string {
 }
 
 func TestGreedyMatchesReference(t *testing.T) {
+	// readme:begin
 	m, err := Load(modelPath(t))
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +29,7 @@ func TestGreedyMatchesReference(t *testing.T) {
 	}
 	defer c.Close()
 	out, err := c.GenerateGreedy([]int32{2, 126, 308, 283, 71, 194, 314, 247}, 16)
+	// readme:end
 	if err != nil {
 		t.Fatal(err)
 	}

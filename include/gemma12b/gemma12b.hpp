@@ -75,6 +75,7 @@ struct ModelOptions {
   Backend backend = Backend::kAuto;
   int32_t n_threads = 0;
   std::function<bool(float)> progress;  // return false to cancel loading
+  std::string mmproj;  // "" = text only; a projector path; "auto" = found next to the model
 };
 
 struct ContextOptions {
@@ -99,6 +100,29 @@ struct GenerateOptions {
 
 struct Generation {
   std::vector<int32_t> tokens;
+  StopReason reason = StopReason::kMaxTokens;
+};
+
+enum class Role { kSystem = GEMMA12B_ROLE_SYSTEM, kUser = GEMMA12B_ROLE_USER, kModel = GEMMA12B_ROLE_MODEL };
+enum class PieceKind { kContent = GEMMA12B_PIECE_CONTENT, kThought = GEMMA12B_PIECE_THOUGHT,
+                       kToolCall = GEMMA12B_PIECE_TOOL_CALL };
+
+struct SessionOptions {
+  int64_t n_ctx = 4096;
+  KvType kv_type = KvType::kF16;
+  int32_t image_tokens = 280;
+  int32_t video_frame_tokens = 70;
+  float video_fps = 1.0f;
+  int32_t video_max_frames = 32;
+  bool video_audio = false;
+  float max_audio_seconds = 30.0f;
+  bool enable_thinking = false;
+  std::string tools_json;  // "" or a JSON array of tool declarations
+};
+
+struct Reply {
+  std::string content, reasoning;
+  std::string tool_calls_json = "[]";  // [{"name": ..., "arguments": {...}}]
   StopReason reason = StopReason::kMaxTokens;
 };
 
@@ -134,6 +158,27 @@ class Context {
   Status clear() { return detail::check(gemma12b_kv_clear(ctx_)); }
   Status truncate(int64_t n_keep) { return detail::check(gemma12b_kv_truncate(ctx_, n_keep)); }
   Status copy_from(const Context& other) { return detail::check(gemma12b_kv_copy(ctx_, other.ctx_)); }
+  Status save(const std::string& path) const { return detail::check(gemma12b_kv_save(ctx_, path.c_str())); }
+  Status load(const std::string& path) { return detail::check(gemma12b_kv_load(ctx_, path.c_str())); }
+  // Multimodal rows (from Model::embed_*), framed by the caller with the marker tokens.
+  Result<std::vector<float>> decode_embeddings(std::span<const float> rows, int64_t n_rows, bool bidirectional) {
+    if (auto s = detail::check(gemma12b_decode_embeddings(ctx_, rows.data(), static_cast<size_t>(n_rows),
+                                                          bidirectional ? 1 : 0, 0));
+        !s) {
+      return s.error();
+    }
+    const float* logits = nullptr;
+    int64_t n = 0;
+    if (auto s = detail::check(gemma12b_context_logits(ctx_, &logits, &n)); !s) return s.error();
+    return std::vector<float>(logits, logits + n * n_vocab_);
+  }
+  // Final-normed hidden state of the last decode's output rows.
+  Result<std::span<const float>> hidden() const {
+    const float* h = nullptr;
+    int64_t n = 0;
+    if (auto s = detail::check(gemma12b_context_hidden(ctx_, &h, &n)); !s) return s.error();
+    return std::span<const float>(h, static_cast<size_t>(n) * static_cast<size_t>(n_embd_));
+  }
 
   Result<Generation> generate(std::span<const int32_t> prompt, const GenerateOptions& o = {}) {
     gemma12b_generate_params p;
@@ -175,9 +220,95 @@ class Context {
 
  private:
   friend class Model;
-  Context(gemma12b_context* c, int32_t n_vocab) : ctx_(c), n_vocab_(n_vocab) {}
+  Context(gemma12b_context* c, int32_t n_vocab, int32_t n_embd) : ctx_(c), n_vocab_(n_vocab), n_embd_(n_embd) {}
   gemma12b_context* ctx_;
-  int32_t n_vocab_;
+  int32_t n_vocab_, n_embd_;
+};
+
+// A chat: role-tagged text and media parts in, the model's reply streamed out. Move-only; one
+// thread at a time.
+class Session {
+ public:
+  Session(Session&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Session& operator=(Session&& o) noexcept {
+    if (this != &o) {
+      gemma12b_session_free(s_);
+      s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() { gemma12b_session_free(s_); }
+
+  Status add_text(Role r, const std::string& text) {
+    return detail::check(gemma12b_session_add_text(s_, static_cast<int32_t>(r), text.c_str()));
+  }
+  Status add_image(const std::string& path, Role r = Role::kUser) {
+    return detail::check(gemma12b_session_add_image_file(s_, static_cast<int32_t>(r), path.c_str()));
+  }
+  Status add_image_rgb(std::span<const uint8_t> rgb, int32_t width, int32_t height, Role r = Role::kUser) {
+    if (rgb.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 3) {
+      return Error{GEMMA12B_ERR_INVALID_ARGUMENT, "add_image_rgb: rgb.size() != width * height * 3"};
+    }
+    return detail::check(gemma12b_session_add_image_rgb(s_, static_cast<int32_t>(r), rgb.data(), width, height));
+  }
+  Status add_audio(const std::string& path, Role r = Role::kUser) {
+    return detail::check(gemma12b_session_add_audio_file(s_, static_cast<int32_t>(r), path.c_str()));
+  }
+  Status add_audio_pcm(std::span<const float> samples, int32_t sample_rate, Role r = Role::kUser) {
+    return detail::check(
+        gemma12b_session_add_audio_pcm(s_, static_cast<int32_t>(r), samples.data(), samples.size(), sample_rate));
+  }
+  Status add_video(const std::string& path, Role r = Role::kUser) {
+    return detail::check(gemma12b_session_add_video_file(s_, static_cast<int32_t>(r), path.c_str()));
+  }
+  Status add_tool_response(const std::string& name, const std::string& response_json) {
+    return detail::check(gemma12b_session_add_tool_response(s_, name.c_str(), response_json.c_str()));
+  }
+  Status clear() { return detail::check(gemma12b_session_clear(s_)); }
+  int64_t n_rows() const { return gemma12b_session_n_rows(s_); }
+  int64_t reused_rows() const { return gemma12b_session_reused_rows(s_); }
+
+  // Generates the reply; on_piece (optional) sees it stream, and may return false to stop.
+  // o.stop_tokens and o.on_token are not used (a session stops at the chat's end-of-turn).
+  Result<Reply> generate(const GenerateOptions& o = {},
+                         const std::function<bool(PieceKind, std::string_view)>& on_piece = {}) {
+    gemma12b_generate_params p;
+    gemma12b_generate_params_init(&p);
+    p.temperature = o.temperature;
+    p.top_k = o.top_k;
+    p.top_p = o.top_p;
+    p.min_p = o.min_p;
+    p.repetition_penalty = o.repetition_penalty;
+    p.presence_penalty = o.presence_penalty;
+    p.frequency_penalty = o.frequency_penalty;
+    p.seed = o.seed;
+    p.max_tokens = o.max_tokens;
+    using Fn = std::function<bool(PieceKind, std::string_view)>;
+    auto thunk = [](int32_t kind, const char* text, size_t len, void* fn) -> int {
+      return (*static_cast<const Fn*>(fn))(static_cast<PieceKind>(kind), std::string_view(text, len)) ? 1 : 0;
+    };
+    gemma12b_stop_reason reason = GEMMA12B_STOP_MAX_TOKENS;
+    if (auto s = detail::check(gemma12b_session_generate(s_, &p, on_piece ? +thunk : nullptr,
+                                                         const_cast<Fn*>(&on_piece), &reason));
+        !s) {
+      return s.error();
+    }
+    Reply r;
+    r.content = gemma12b_session_reply_content(s_);
+    r.reasoning = gemma12b_session_reply_reasoning(s_);
+    r.tool_calls_json = gemma12b_session_reply_tool_calls(s_);
+    r.reason = static_cast<StopReason>(reason);
+    return r;
+  }
+
+  gemma12b_session* handle() const { return s_; }
+
+ private:
+  friend class Model;
+  explicit Session(gemma12b_session* s) : s_(s) {}
+  gemma12b_session* s_;
 };
 
 // A loaded model (immutable, shareable across threads). Move-only.
@@ -188,6 +319,7 @@ class Model {
     gemma12b_model_params_init(&p);
     p.backend = static_cast<int32_t>(o.backend);
     p.n_threads = o.n_threads;
+    p.mmproj = o.mmproj.empty() ? nullptr : o.mmproj.c_str();
     if (o.progress) {
       p.progress = [](float f, void* fn) { return (*static_cast<const std::function<bool(float)>*>(fn))(f) ? 1 : 0; };
       p.progress_user_data = const_cast<std::function<bool(float)>*>(&o.progress);
@@ -222,13 +354,80 @@ class Model {
     p.kv_type = static_cast<int32_t>(o.kv_type);
     gemma12b_context* c = nullptr;
     if (auto s = detail::check(gemma12b_context_create(m_, &p, &c)); !s) return s.error();
-    return Context(c, n_vocab());
+    return Context(c, n_vocab(), n_embd());
+  }
+
+  Result<Session> session(const SessionOptions& o = {}) {
+    gemma12b_session_params p;
+    gemma12b_session_params_init(&p);
+    p.n_ctx = o.n_ctx;
+    p.kv_type = static_cast<int32_t>(o.kv_type);
+    p.image_tokens = o.image_tokens;
+    p.video_frame_tokens = o.video_frame_tokens;
+    p.video_fps = o.video_fps;
+    p.video_max_frames = o.video_max_frames;
+    p.video_audio = o.video_audio ? 1 : 0;
+    p.max_audio_seconds = o.max_audio_seconds;
+    p.enable_thinking = o.enable_thinking ? 1 : 0;
+    p.tools_json = o.tools_json.empty() ? nullptr : o.tools_json.c_str();
+    gemma12b_session* s = nullptr;
+    if (auto st = detail::check(gemma12b_session_create(m_, &p, &s)); !st) return st.error();
+    return Session(s);
+  }
+
+  // ---- tokenizer ----
+  Result<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos = true, bool parse_special = false) const {
+    const int32_t flags = (add_bos ? GEMMA12B_TOKENIZE_ADD_BOS : 0) | (parse_special ? GEMMA12B_TOKENIZE_PARSE_SPECIAL : 0);
+    size_t n = 0;
+    gemma12b_status st = gemma12b_tokenize(m_, text.data(), text.size(), flags, nullptr, 0, &n);
+    if (st != GEMMA12B_OK && st != GEMMA12B_ERR_BUFFER_TOO_SMALL) return detail::last_error(st);
+    std::vector<int32_t> ids(n);
+    if (auto s = detail::check(gemma12b_tokenize(m_, text.data(), text.size(), flags, ids.data(), ids.size(), &n)); !s) {
+      return s.error();
+    }
+    return ids;
+  }
+  Result<std::string> detokenize(std::span<const int32_t> ids, bool skip_special = false) const {
+    size_t n = 0;
+    gemma12b_status st = gemma12b_detokenize(m_, ids.data(), ids.size(), skip_special, nullptr, 0, &n);
+    if (st != GEMMA12B_OK && st != GEMMA12B_ERR_BUFFER_TOO_SMALL) return detail::last_error(st);
+    std::string text(n, '\0');
+    if (auto s = detail::check(gemma12b_detokenize(m_, ids.data(), ids.size(), skip_special, text.data(), n, &n)); !s) {
+      return s.error();
+    }
+    return text;
+  }
+  Result<int32_t> token_id(const std::string& piece) const {
+    int32_t id = -1;
+    if (auto s = detail::check(gemma12b_token_id(m_, piece.c_str(), &id)); !s) return s.error();
+    return id;
+  }
+
+  // ---- embedders: rows for Context::decode_embeddings ----
+  Result<std::vector<float>> embed_image(const std::string& path, int32_t image_tokens = 280) const {
+    return embed([&](float* out, size_t cap, int64_t* rows) {
+      return gemma12b_embed_image_file(m_, path.c_str(), image_tokens, out, cap, rows);
+    });
+  }
+  Result<std::vector<float>> embed_audio(const std::string& path, float max_seconds = 30.0f) const {
+    return embed([&](float* out, size_t cap, int64_t* rows) {
+      return gemma12b_embed_audio_file(m_, path.c_str(), max_seconds, out, cap, rows);
+    });
   }
 
   gemma12b_model* handle() const { return m_; }
 
  private:
   explicit Model(gemma12b_model* m) : m_(m) {}
+  template <typename Call>
+  Result<std::vector<float>> embed(const Call& call) const {
+    int64_t rows = 0;
+    gemma12b_status st = call(nullptr, 0, &rows);
+    if (st != GEMMA12B_OK && st != GEMMA12B_ERR_BUFFER_TOO_SMALL) return detail::last_error(st);
+    std::vector<float> out(static_cast<size_t>(rows) * static_cast<size_t>(n_embd()));
+    if (auto s = detail::check(call(out.data(), out.size(), &rows)); !s) return s.error();
+    return out;
+  }
   gemma12b_model* m_;
 };
 

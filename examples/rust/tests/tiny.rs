@@ -5,6 +5,7 @@ fn model_path() -> String {
 
 #[test]
 fn greedy_generation_matches_the_reference() {
+    // readme:begin
     let model = gemma12b::Model::load(&model_path()).expect("load");
     assert_eq!(model.n_vocab(), 373);
     let mut ctx = model.context(128).expect("context");
@@ -12,6 +13,7 @@ fn greedy_generation_matches_the_reference() {
     let mut streamed = Vec::new();
     let s = gemma12b::Sampling { temperature: 0.0, max_tokens: 16, ..Default::default() };
     let out = ctx.generate(&prompt, &s, |t| { streamed.push(t); true }).expect("generate");
+    // readme:end
     assert_eq!(out, vec![247; 16]);
     assert_eq!(streamed, out);
 }

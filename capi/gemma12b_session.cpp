@@ -1,0 +1,219 @@
+// The session part of the C ABI: a chat of text and media parts over the runtime's Session.
+#include <nlohmann/json.hpp>
+
+#include "capi_internal.h"
+#include "io/audio.h"
+
+using gemma12b::capi::fail;
+using gemma12b::capi::ok;
+using gemma12b::capi::read_params;
+
+namespace {
+
+bool role_from(int32_t role, gemma12b::ChatRole* out) {
+  switch (role) {
+    case GEMMA12B_ROLE_SYSTEM: *out = gemma12b::ChatRole::kSystem; return true;
+    case GEMMA12B_ROLE_USER: *out = gemma12b::ChatRole::kUser; return true;
+    case GEMMA12B_ROLE_MODEL: *out = gemma12b::ChatRole::kModel; return true;
+    default: return false;
+  }
+}
+
+#define SESSION_ROLE(fn)                                                                               \
+  GEMMA12B_CHECK_ARG(s != nullptr, fn ": session is NULL");                                           \
+  gemma12b::ChatRole r;                                                                                \
+  GEMMA12B_CHECK_ARG(role_from(role, &r), fn ": role must be GEMMA12B_ROLE_SYSTEM, _USER or _MODEL"); \
+  auto log_scope = s->model->log_scope();
+
+}  // namespace
+
+extern "C" {
+
+void gemma12b_session_params_init(gemma12b_session_params* p) {
+  if (p == nullptr) return;
+  std::memset(p, 0, sizeof(*p));
+  p->struct_size = sizeof(*p);
+  const gemma12b::SessionOptions d;
+  p->n_ctx = d.n_ctx;
+  p->kv_type = GEMMA12B_KV_F16;
+  p->image_tokens = d.media.image_tokens;
+  p->video_frame_tokens = d.media.video_frame_tokens;
+  p->video_fps = static_cast<float>(d.media.video_fps);
+  p->video_max_frames = d.media.video_max_frames;
+  p->video_audio = 0;
+  p->max_audio_seconds = static_cast<float>(d.media.max_audio_seconds);
+  p->enable_thinking = 0;
+  p->tools_json = nullptr;
+}
+
+gemma12b_status gemma12b_session_create(gemma12b_model* model, const gemma12b_session_params* params,
+                                        gemma12b_session** out_session) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(model != nullptr && out_session != nullptr, "gemma12b_session_create: model and out_session must not be NULL");
+    if (!gemma12b::capi::require_tokenizer(model, "gemma12b_session_create")) return GEMMA12B_ERR_NOT_FOUND;
+    gemma12b_session_params p;
+    gemma12b_session_params_init(&p);
+    GEMMA12B_CHECK_ARG(read_params(params, &p), "gemma12b_session_create: params->struct_size is not set (use gemma12b_session_params_init)");
+    gemma12b::SessionOptions o;
+    o.n_ctx = p.n_ctx;
+    switch (p.kv_type) {
+      case GEMMA12B_KV_F16: o.kv_dtype = gemma12b::DType::kF16; break;
+      case GEMMA12B_KV_F32: o.kv_dtype = gemma12b::DType::kF32; break;
+      case GEMMA12B_KV_Q8_0: o.kv_dtype = gemma12b::DType::kQ8_0; break;
+      default: return fail(GEMMA12B_ERR_INVALID_ARGUMENT, "gemma12b_session_create: unknown kv_type");
+    }
+    o.media.image_tokens = p.image_tokens;
+    o.media.video_frame_tokens = p.video_frame_tokens;
+    o.media.video_fps = p.video_fps;
+    o.media.video_max_frames = p.video_max_frames;
+    o.media.video_audio = p.video_audio != 0;
+    GEMMA12B_CHECK_ARG(p.max_audio_seconds > 0.0f, "gemma12b_session_create: max_audio_seconds must be > 0");
+    o.media.max_audio_seconds = p.max_audio_seconds;
+    o.enable_thinking = p.enable_thinking != 0;
+    if (p.tools_json != nullptr) {
+      const nlohmann::json tools = nlohmann::json::parse(p.tools_json, nullptr, false);
+      GEMMA12B_CHECK_ARG(tools.is_array(), "gemma12b_session_create: tools_json is not a JSON array");
+      for (const auto& t : tools) o.tools_json.push_back(t.dump());
+    }
+    auto log_scope = model->log_scope();
+    auto session = gemma12b::Session::create(*model->model, *model->tokenizer, model->embedders.get(), o);
+    if (!session.ok()) return fail(session.status());
+    auto s = std::make_unique<gemma12b_session>();
+    s->model = model;
+    s->session = std::move(*session);
+    *out_session = s.release();
+    return ok();
+  })
+}
+
+void gemma12b_session_free(gemma12b_session* s) { delete s; }
+
+gemma12b_status gemma12b_session_add_text(gemma12b_session* s, int32_t role, const char* text) {
+  GEMMA12B_CAPI_GUARD({
+    SESSION_ROLE("gemma12b_session_add_text");
+    GEMMA12B_CHECK_ARG(text != nullptr, "gemma12b_session_add_text: text is NULL");
+    const size_t n = std::strlen(text);
+    GEMMA12B_CHECK_ARG(gemma12b::capi::valid_utf8(text, n), "gemma12b_session_add_text: text is not valid UTF-8");
+    return fail(s->session->add_text(r, std::string_view(text, n)));
+  })
+}
+
+gemma12b_status gemma12b_session_add_image_file(gemma12b_session* s, int32_t role, const char* path) {
+  GEMMA12B_CAPI_GUARD({
+    SESSION_ROLE("gemma12b_session_add_image_file");
+    GEMMA12B_CHECK_ARG(path != nullptr, "gemma12b_session_add_image_file: path is NULL");
+    return fail(s->session->add_media_file(r, gemma12b::ChatPart::Kind::kImage, path));
+  })
+}
+
+gemma12b_status gemma12b_session_add_image_rgb(gemma12b_session* s, int32_t role, const uint8_t* rgb, int32_t width,
+                                               int32_t height) {
+  GEMMA12B_CAPI_GUARD({
+    SESSION_ROLE("gemma12b_session_add_image_rgb");
+    GEMMA12B_CHECK_ARG(rgb != nullptr, "gemma12b_session_add_image_rgb: rgb is NULL");
+    GEMMA12B_CHECK_ARG(width > 0 && height > 0 && int64_t{width} * height <= gemma12b::kMaxImagePixels,
+                       "gemma12b_session_add_image_rgb: width and height must be positive (and the image not absurdly large)");
+    gemma12b::RgbImage img;
+    img.width = width;
+    img.height = height;
+    img.pixels.assign(rgb, rgb + static_cast<size_t>(width) * height * 3);
+    return fail(s->session->add_image(r, img));
+  })
+}
+
+gemma12b_status gemma12b_session_add_audio_file(gemma12b_session* s, int32_t role, const char* path) {
+  GEMMA12B_CAPI_GUARD({
+    SESSION_ROLE("gemma12b_session_add_audio_file");
+    GEMMA12B_CHECK_ARG(path != nullptr, "gemma12b_session_add_audio_file: path is NULL");
+    return fail(s->session->add_media_file(r, gemma12b::ChatPart::Kind::kAudio, path));
+  })
+}
+
+gemma12b_status gemma12b_session_add_audio_pcm(gemma12b_session* s, int32_t role, const float* samples, size_t n,
+                                               int32_t sample_rate) {
+  GEMMA12B_CAPI_GUARD({
+    SESSION_ROLE("gemma12b_session_add_audio_pcm");
+    GEMMA12B_CHECK_ARG(samples != nullptr && n > 0, "gemma12b_session_add_audio_pcm: empty audio");
+    GEMMA12B_CHECK_ARG(sample_rate >= 1000 && sample_rate <= 768000, "gemma12b_session_add_audio_pcm: sample_rate outside [1000, 768000]");
+    const double limit = s->session->options().media.max_audio_seconds;
+    if (static_cast<double>(n) / sample_rate > limit) {
+      return fail(GEMMA12B_ERR_INVALID_ARGUMENT, "gemma12b_session_add_audio_pcm: audio of " +
+                                                     std::to_string(static_cast<double>(n) / sample_rate) +
+                                                     " s is longer than the limit of " + std::to_string(limit) + " s");
+    }
+    gemma12b::MonoAudio a;
+    a.sample_rate = sample_rate;
+    a.samples.assign(samples, samples + n);
+    return fail(s->session->add_audio(r, a));
+  })
+}
+
+gemma12b_status gemma12b_session_add_video_file(gemma12b_session* s, int32_t role, const char* path) {
+  GEMMA12B_CAPI_GUARD({
+    SESSION_ROLE("gemma12b_session_add_video_file");
+    GEMMA12B_CHECK_ARG(path != nullptr, "gemma12b_session_add_video_file: path is NULL");
+    return fail(s->session->add_media_file(r, gemma12b::ChatPart::Kind::kVideo, path));
+  })
+}
+
+gemma12b_status gemma12b_session_add_tool_response(gemma12b_session* s, const char* name, const char* response_json) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(s != nullptr && name != nullptr && response_json != nullptr,
+                       "gemma12b_session_add_tool_response: NULL argument");
+    return fail(s->session->add_tool_response(name, response_json));
+  })
+}
+
+gemma12b_status gemma12b_session_generate(gemma12b_session* s, const gemma12b_generate_params* params,
+                                          gemma12b_piece_fn on_piece, void* user_data, gemma12b_stop_reason* out_reason) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(s != nullptr, "gemma12b_session_generate: session is NULL");
+    gemma12b_generate_params p;
+    gemma12b_generate_params_init(&p);
+    GEMMA12B_CHECK_ARG(read_params(params, &p), "gemma12b_session_generate: params->struct_size is not set (use gemma12b_generate_params_init)");
+    GEMMA12B_CHECK_ARG(p.max_tokens > 0, "gemma12b_session_generate: max_tokens must be > 0");
+    auto log_scope = s->model->log_scope();
+    s->content.clear();
+    s->reasoning.clear();
+    s->tool_calls_json = "[]";
+    const gemma12b::SamplingParams sp = gemma12b::capi::sampling_from(p, *s->model->model);
+    gemma12b::PieceFn fn;
+    if (on_piece != nullptr) {
+      fn = [&](gemma12b::PieceKind kind, std::string_view text) {
+        return on_piece(static_cast<int32_t>(kind), text.data(), text.size(), user_data) != 0;
+      };
+    }
+    auto reply = s->session->generate(sp, p.max_tokens, fn);
+    if (!reply.ok()) return fail(reply.status());
+    s->content = reply->parsed.content;
+    s->reasoning = reply->parsed.reasoning;
+    nlohmann::json calls = nlohmann::json::array();
+    for (const auto& c : reply->parsed.tool_calls) {
+      nlohmann::json args = nlohmann::json::parse(c.arguments_json, nullptr, false);
+      calls.push_back({{"name", c.name}, {"arguments", args.is_discarded() ? nlohmann::json(c.arguments_json) : args}});
+    }
+    s->tool_calls_json = calls.dump();
+    s->last_reused = reply->reused_rows;
+    if (out_reason) *out_reason = static_cast<gemma12b_stop_reason>(reply->reason);
+    return ok();
+  })
+}
+
+const char* gemma12b_session_reply_content(const gemma12b_session* s) { return s ? s->content.c_str() : ""; }
+const char* gemma12b_session_reply_reasoning(const gemma12b_session* s) { return s ? s->reasoning.c_str() : ""; }
+const char* gemma12b_session_reply_tool_calls(const gemma12b_session* s) { return s ? s->tool_calls_json.c_str() : "[]"; }
+int64_t gemma12b_session_n_rows(const gemma12b_session* s) { return s ? s->session->kv().n_past() : 0; }
+int64_t gemma12b_session_reused_rows(const gemma12b_session* s) { return s ? s->last_reused : 0; }
+
+gemma12b_status gemma12b_session_clear(gemma12b_session* s) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(s != nullptr, "gemma12b_session_clear: session is NULL");
+    s->content.clear();
+    s->reasoning.clear();
+    s->tool_calls_json = "[]";
+    s->last_reused = 0;
+    return fail(s->session->clear());
+  })
+}
+
+}  // extern "C"
