@@ -168,4 +168,10 @@ TEST_CASE("multimodal: bad media is an error") {
   CHECK(*image_target_size(1024, 768, 1120) == std::pair<int, int>(1824, 1344));
   CHECK(*image_target_size(1920, 1080, 280) == std::pair<int, int>(1056, 576));
   CHECK(*image_target_size(512, 512, 280) == std::pair<int, int>(768, 768));  // upscaled
+  // A 20x4000 strip: factor sqrt(2520 * 256 / 80000) = 2.84 -> width floor(56.8 / 48) = 1 patch,
+  // height floor(11359 / 48) = 236 patches.
+  CHECK(*image_target_size(20, 4000, 280) == std::pair<int, int>(48, 236 * 48));
+  // A 1x1 image is upscaled to the budget: factor 803 -> floor(803 / 48) = 16 patches a side.
+  CHECK(*image_target_size(1, 1, 280) == std::pair<int, int>(768, 768));
+  CHECK(!image_target_size(0, 0, 280).ok());
 }

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "core/backend.h"
 #include "io/image.h"
@@ -256,6 +258,22 @@ TEST_CASE("Session: bad media is refused and the session stays usable") {
   CHECK_FALSE(st.ok());
   CHECK(st.ToString().find("limit") != std::string::npos);
   CHECK_FALSE(s->add_media_file(ChatRole::kUser, ChatPart::Kind::kImage, "/nonexistent.png").ok());
+  {
+    // A JPEG cut in half.
+    const std::string src = std::string(GEMMA12B_TOKENIZER_FIXTURES) + "/../media/quadrants-32x16.jpg";
+    std::ifstream in(src, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    REQUIRE(bytes.size() > 100);
+    const std::string cut = (std::filesystem::temp_directory_path() / "g12-truncated.jpg").string();
+    std::ofstream(cut, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+    st = s->add_media_file(ChatRole::kUser, ChatPart::Kind::kImage, cut);
+    CHECK_FALSE(st.ok());
+    MESSAGE("truncated JPEG: " << st.ToString());
+    // Audio without a video stream, as a video.
+    CHECK_FALSE(s->add_media_file(ChatRole::kUser, ChatPart::Kind::kVideo,
+                                  std::string(GEMMA12B_GOLDEN_DIR) + "/multimodal/audio-2s.wav")
+                    .ok());
+  }
   CHECK_FALSE(s->add_media_file(ChatRole::kUser, ChatPart::Kind::kAudio,
                                 std::string(GEMMA12B_GOLDEN_DIR) + "/multimodal/image-480x336.png")
                   .ok());

@@ -104,9 +104,12 @@ RgbImage resize_bicubic_aa(const RgbImage& in, int ow, int oh) {
 }
 
 StatusOr<ImagePatches> image_to_patches(const RgbImage& image, int budget) {
-  if (image.width <= 0 || image.height <= 0 ||
-      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
-    return InvalidArgument("image buffer does not match its %dx%d size", image.width, image.height);
+  if (image.width <= 0 || image.height <= 0) {
+    return InvalidArgument("image is empty (%dx%d pixels)", image.width, image.height);
+  }
+  if (image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
+    return InvalidArgument("image buffer of %d bytes does not match its %dx%d size", image.pixels.size(), image.width,
+                           image.height);
   }
   G12_ASSIGN_OR_RETURN(auto size, image_target_size(image.width, image.height, budget));
   const RgbImage resized = (size.first == image.width && size.second == image.height)
