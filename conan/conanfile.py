@@ -17,9 +17,37 @@ class Gemma12bConan(ConanFile):
     description = "Gemma 4 12B inference library (C ABI + header-only C++ API)"
     topics = ("llm", "inference", "gemma", "gguf")
     settings = "os", "arch", "compiler", "build_type"
-    options = {"onednn": [True, False]}
-    default_options = {"onednn": True}
-    package_type = "shared-library"
+    options = {"shared": [True, False], "fPIC": [True, False], "with_onednn": [True, False],
+               "with_vulkan": [True, False]}
+    default_options = {"shared": True, "fPIC": True, "with_onednn": True, "with_vulkan": False}
+    package_type = "library"
+
+    # The static archive's link dependencies (what `pkg-config --static --libs gemma12b-static`
+    # lists on Debian bookworm).
+    _static_system_libs = [
+        "absl_statusor", "absl_status", "absl_cord", "absl_cordz_info", "absl_cord_internal",
+        "absl_cordz_functions", "absl_cordz_handle", "absl_strerror", "absl_hash", "absl_city",
+        "absl_low_level_hash", "absl_raw_hash_set", "absl_bad_variant_access", "absl_str_format_internal",
+        "absl_bad_optional_access", "absl_hashtablez_sampler", "absl_exponential_biased",
+        "absl_synchronization", "absl_graphcycles_internal", "absl_stacktrace", "absl_symbolize",
+        "absl_debugging_internal", "absl_demangle_internal", "absl_malloc_internal", "absl_time",
+        "absl_civil_time", "absl_strings", "absl_strings_internal", "absl_base", "absl_spinlock_wait",
+        "absl_int128", "absl_throw_delegate", "absl_raw_logging_internal", "absl_log_severity",
+        "absl_time_zone", "stb", "samplerate", "webpdemux", "webp", "sndfile", "avformat", "avcodec",
+        "swscale", "avutil", "swresample", "stdc++", "m", "pthread"]
+
+    def config_options(self):
+        if self.settings.os == "Windows":
+            del self.options.fPIC
+
+    def configure(self):
+        if self.options.shared:
+            self.options.rm_safe("fPIC")
+
+    def validate(self):
+        if self.options.with_vulkan:
+            from conan.errors import ConanInvalidConfiguration
+            raise ConanInvalidConfiguration("gemma12b: the Vulkan backend is not implemented yet (issue #8)")
 
     def export_sources(self):
         root = os.path.join(self.recipe_folder, "..")
@@ -38,7 +66,7 @@ class Gemma12bConan(ConanFile):
 
     def generate(self):
         tc = CMakeToolchain(self)
-        tc.cache_variables["GEMMA12B_ONEDNN"] = bool(self.options.onednn)
+        tc.cache_variables["GEMMA12B_ONEDNN"] = bool(self.options.with_onednn)
         tc.cache_variables["GEMMA12B_BUILD_TESTS"] = False
         tc.cache_variables["GEMMA12B_BUILD_EXAMPLES"] = False
         tc.generate()
@@ -50,11 +78,24 @@ class Gemma12bConan(ConanFile):
 
     def package(self):
         CMake(self).install()
+        # The build makes both libgemma12b.so and libgemma12b.a; the package keeps the one asked for.
+        libdir = os.path.join(self.package_folder, "lib")
+        for name in os.listdir(libdir):
+            is_static = name == "libgemma12b.a" or name == "gemma12b-static.pc"
+            is_shared = name.startswith("libgemma12b.so")
+            if (self.options.shared and is_static) or (not self.options.shared and is_shared):
+                os.remove(os.path.join(libdir, name))
+        pc = os.path.join(libdir, "pkgconfig", "gemma12b-static.pc")
+        if self.options.shared and os.path.exists(pc):
+            os.remove(pc)
 
     def package_info(self):
         self.cpp_info.set_property("cmake_file_name", "gemma12b")
         self.cpp_info.set_property("pkg_config_name", "gemma12b")
         self.cpp_info.components["c"].libs = ["gemma12b"]
         self.cpp_info.components["c"].set_property("cmake_target_name", "gemma12b::gemma12b")
+        if not self.options.shared:
+            cpu = ["dnnl"] if self.options.with_onednn else ["openblas"]
+            self.cpp_info.components["c"].system_libs = cpu + self._static_system_libs
         self.cpp_info.components["cpp"].requires = ["c"]
         self.cpp_info.components["cpp"].set_property("cmake_target_name", "gemma12b::cpp")

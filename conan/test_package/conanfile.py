@@ -22,4 +22,6 @@ class TestPackage(ConanFile):
 
     def test(self):
         if can_run(self):
+            # With GEMMA12B_TEST_MODEL set (e.g. the repo's tiny golden model) both also generate.
             self.run(os.path.join(self.cpp.build.bindir, "test_package"), env="conanrun")
+            self.run(os.path.join(self.cpp.build.bindir, "test_package_c"), env="conanrun")

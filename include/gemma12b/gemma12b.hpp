@@ -24,6 +24,9 @@
 #endif
 
 namespace gemma12b {
+// Versioned inline namespace: users write gemma12b::Model; the mangled names carry v0, so they
+// never collide with the library's internal gemma12b:: classes in a static link.
+inline namespace v0 {
 
 struct Error {
   gemma12b_status status = GEMMA12B_ERR_INTERNAL;
@@ -433,4 +436,5 @@ class Model {
 
 inline std::string_view version() { return gemma12b_version(); }
 
+}  // namespace v0
 }  // namespace gemma12b
