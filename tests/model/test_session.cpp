@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -308,4 +309,60 @@ TEST_CASE("Session: text-only session refuses media and too-long prompts cleanly
   REQUIRE((*s)->clear().ok());
   REQUIRE((*s)->add_text(ChatRole::kUser, "hi").ok());
   CHECK((*s)->generate(SamplingParams::greedy(), 2).ok());
+}
+
+TEST_CASE("audio: 44.1 kHz stereo and the same content at 16 kHz mono embed alike; frames = ceil(n / 640)") {
+  Fixture f;
+  // 1.3 s of a two-tone signal, written as a 44.1 kHz stereo PCM16 WAV (both channels equal),
+  // and evaluated directly at 16 kHz mono.
+  auto signal = [](double t) { return 0.3 * std::sin(2 * M_PI * 440 * t) + 0.2 * std::sin(2 * M_PI * 1250 * t); };
+  const int n44 = 57330, n16 = 20800;  // 1.3 s each; 20800 = 32.5 frames -> 33
+  std::vector<uint8_t> wav(44 + n44 * 4);
+  auto put32 = [&](size_t at, uint32_t v) { for (int i = 0; i < 4; ++i) wav[at + i] = static_cast<uint8_t>(v >> (8 * i)); };
+  auto put16 = [&](size_t at, uint16_t v) { wav[at] = static_cast<uint8_t>(v); wav[at + 1] = static_cast<uint8_t>(v >> 8); };
+  std::memcpy(&wav[0], "RIFF", 4);
+  put32(4, static_cast<uint32_t>(wav.size() - 8));
+  std::memcpy(&wav[8], "WAVEfmt ", 8);
+  put32(16, 16);
+  put16(20, 1);
+  put16(22, 2);
+  put32(24, 44100);
+  put32(28, 44100 * 4);
+  put16(32, 4);
+  put16(34, 16);
+  std::memcpy(&wav[36], "data", 4);
+  put32(40, static_cast<uint32_t>(n44 * 4));
+  for (int i = 0; i < n44; ++i) {
+    const auto s = static_cast<int16_t>(std::lround(32767.0 * signal(i / 44100.0)));
+    put16(44 + i * 4, static_cast<uint16_t>(s));
+    put16(46 + i * 4, static_cast<uint16_t>(s));
+  }
+  auto stereo = decode_wav_memory(wav.data(), wav.size(), "44k-stereo");
+  REQUIRE_MESSAGE(stereo.ok(), stereo.status().ToString());
+  MonoAudio mono;
+  mono.sample_rate = 16000;
+  for (int i = 0; i < n16; ++i) mono.samples.push_back(static_cast<float>(signal(i / 16000.0)));
+  auto a = embed_audio(*f.emb, *stereo, 30.0);
+  auto b = embed_audio(*f.emb, mono, 30.0);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(b->n_rows() == 33);
+  REQUIRE(a->n_rows() == b->n_rows());
+  // Rows are RMS-normalised frames projected: compare relative to the rows' scale. The first and
+  // last frames see the resampler's edge ringing; the interior must agree closely.
+  const auto& ra = a->blocks[0].rows;
+  const auto& rb = b->blocks[0].rows;
+  const size_t d = ra.size() / a->n_rows();
+  double max_interior = 0.0, max_all = 0.0, scale = 0.0;
+  for (size_t i = 0; i < rb.size(); ++i) scale = std::max(scale, std::abs(static_cast<double>(rb[i])));
+  for (size_t i = 0; i < ra.size(); ++i) {
+    const double diff = std::abs(static_cast<double>(ra[i]) - rb[i]);
+    max_all = std::max(max_all, diff);
+    const size_t row = i / d;
+    if (row > 0 && row + 1 < static_cast<size_t>(a->n_rows())) max_interior = std::max(max_interior, diff);
+  }
+  MESSAGE("44.1k stereo vs 16k mono audio rows: max diff interior " << max_interior << ", all rows " << max_all
+                                                                     << " (row scale " << scale << ")");
+  CHECK(max_interior <= 1e-3 * scale);
+  CHECK(max_all <= 5e-2 * scale);
 }
