@@ -129,6 +129,24 @@ struct Reply {
   StopReason reason = StopReason::kMaxTokens;
 };
 
+namespace detail {
+// The sampling fields of GenerateOptions as C params (stop tokens and callbacks not included).
+inline gemma12b_generate_params to_params(const GenerateOptions& o) {
+  gemma12b_generate_params p;
+  gemma12b_generate_params_init(&p);
+  p.temperature = o.temperature;
+  p.top_k = o.top_k;
+  p.top_p = o.top_p;
+  p.min_p = o.min_p;
+  p.repetition_penalty = o.repetition_penalty;
+  p.presence_penalty = o.presence_penalty;
+  p.frequency_penalty = o.frequency_penalty;
+  p.seed = o.seed;
+  p.max_tokens = o.max_tokens;
+  return p;
+}
+}  // namespace detail
+
 class Model;
 
 // One sequence: KV cache + decoder state. Move-only.
@@ -184,17 +202,7 @@ class Context {
   }
 
   Result<Generation> generate(std::span<const int32_t> prompt, const GenerateOptions& o = {}) {
-    gemma12b_generate_params p;
-    gemma12b_generate_params_init(&p);
-    p.temperature = o.temperature;
-    p.top_k = o.top_k;
-    p.top_p = o.top_p;
-    p.min_p = o.min_p;
-    p.repetition_penalty = o.repetition_penalty;
-    p.presence_penalty = o.presence_penalty;
-    p.frequency_penalty = o.frequency_penalty;
-    p.seed = o.seed;
-    p.max_tokens = o.max_tokens;
+    gemma12b_generate_params p = detail::to_params(o);
     if (!o.stop_tokens.empty()) {
       p.stop_tokens = o.stop_tokens.data();
       p.n_stop_tokens = o.stop_tokens.size();
@@ -277,17 +285,7 @@ class Session {
   // o.stop_tokens and o.on_token are not used (a session stops at the chat's end-of-turn).
   Result<Reply> generate(const GenerateOptions& o = {},
                          const std::function<bool(PieceKind, std::string_view)>& on_piece = {}) {
-    gemma12b_generate_params p;
-    gemma12b_generate_params_init(&p);
-    p.temperature = o.temperature;
-    p.top_k = o.top_k;
-    p.top_p = o.top_p;
-    p.min_p = o.min_p;
-    p.repetition_penalty = o.repetition_penalty;
-    p.presence_penalty = o.presence_penalty;
-    p.frequency_penalty = o.frequency_penalty;
-    p.seed = o.seed;
-    p.max_tokens = o.max_tokens;
+    gemma12b_generate_params p = detail::to_params(o);
     using Fn = std::function<bool(PieceKind, std::string_view)>;
     auto thunk = [](int32_t kind, const char* text, size_t len, void* fn) -> int {
       return (*static_cast<const Fn*>(fn))(static_cast<PieceKind>(kind), std::string_view(text, len)) ? 1 : 0;
