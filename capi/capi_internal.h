@@ -75,6 +75,11 @@ bool read_params(const Params* in, Params* out) {
   return true;
 }
 
+// Caller pixels (height x width x 3 bytes) / PCM as the runtime's types, after checking them;
+// the length limit of audio is checked later by the runtime (one place, one message).
+bool rgb_image_from(const uint8_t* rgb, int32_t width, int32_t height, const char* fn, RgbImage* out);
+bool mono_audio_from(const float* samples, size_t n, int32_t sample_rate, const char* fn, MonoAudio* out);
+
 // The file's sampling defaults (suppressed tokens) with the caller's values.
 SamplingParams sampling_from(const gemma12b_generate_params& p, const Model& model);
 }  // namespace gemma12b::capi

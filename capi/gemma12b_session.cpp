@@ -110,13 +110,10 @@ gemma12b_status gemma12b_session_add_image_rgb(gemma12b_session* s, int32_t role
                                                int32_t height) {
   GEMMA12B_CAPI_GUARD({
     SESSION_ROLE("gemma12b_session_add_image_rgb");
-    GEMMA12B_CHECK_ARG(rgb != nullptr, "gemma12b_session_add_image_rgb: rgb is NULL");
-    GEMMA12B_CHECK_ARG(width > 0 && height > 0 && int64_t{width} * height <= gemma12b::kMaxImagePixels,
-                       "gemma12b_session_add_image_rgb: width and height must be positive (and the image not absurdly large)");
     gemma12b::RgbImage img;
-    img.width = width;
-    img.height = height;
-    img.pixels.assign(rgb, rgb + static_cast<size_t>(width) * height * 3);
+    if (!gemma12b::capi::rgb_image_from(rgb, width, height, "gemma12b_session_add_image_rgb", &img)) {
+      return GEMMA12B_ERR_INVALID_ARGUMENT;
+    }
     return fail(s->session->add_image(r, img));
   })
 }
@@ -133,17 +130,10 @@ gemma12b_status gemma12b_session_add_audio_pcm(gemma12b_session* s, int32_t role
                                                int32_t sample_rate) {
   GEMMA12B_CAPI_GUARD({
     SESSION_ROLE("gemma12b_session_add_audio_pcm");
-    GEMMA12B_CHECK_ARG(samples != nullptr && n > 0, "gemma12b_session_add_audio_pcm: empty audio");
-    GEMMA12B_CHECK_ARG(sample_rate >= 1000 && sample_rate <= 768000, "gemma12b_session_add_audio_pcm: sample_rate outside [1000, 768000]");
-    const double limit = s->session->options().media.max_audio_seconds;
-    if (static_cast<double>(n) / sample_rate > limit) {
-      return fail(GEMMA12B_ERR_INVALID_ARGUMENT, "gemma12b_session_add_audio_pcm: audio of " +
-                                                     std::to_string(static_cast<double>(n) / sample_rate) +
-                                                     " s is longer than the limit of " + std::to_string(limit) + " s");
-    }
     gemma12b::MonoAudio a;
-    a.sample_rate = sample_rate;
-    a.samples.assign(samples, samples + n);
+    if (!gemma12b::capi::mono_audio_from(samples, n, sample_rate, "gemma12b_session_add_audio_pcm", &a)) {
+      return GEMMA12B_ERR_INVALID_ARGUMENT;
+    }
     return fail(s->session->add_audio(r, a));
   })
 }

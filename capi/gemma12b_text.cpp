@@ -53,6 +53,32 @@ bool valid_utf8(const char* s, size_t n) {
   return true;
 }
 
+bool rgb_image_from(const uint8_t* rgb, int32_t width, int32_t height, const char* fn, RgbImage* out) {
+  if (rgb == nullptr || width <= 0 || height <= 0 || int64_t{width} * height > kMaxImagePixels) {
+    fail(GEMMA12B_ERR_INVALID_ARGUMENT, std::string(fn) + ": rgb must be non-NULL and width and height positive "
+                                                          "(and the image not absurdly large)");
+    return false;
+  }
+  out->width = width;
+  out->height = height;
+  out->pixels.assign(rgb, rgb + static_cast<size_t>(width) * height * 3);
+  return true;
+}
+
+bool mono_audio_from(const float* samples, size_t n, int32_t sample_rate, const char* fn, MonoAudio* out) {
+  if (samples == nullptr || n == 0) {
+    fail(GEMMA12B_ERR_INVALID_ARGUMENT, std::string(fn) + ": empty audio (0 samples)");
+    return false;
+  }
+  if (sample_rate < 1000 || sample_rate > 768000) {
+    fail(GEMMA12B_ERR_INVALID_ARGUMENT, std::string(fn) + ": sample_rate outside [1000, 768000]");
+    return false;
+  }
+  out->sample_rate = sample_rate;
+  out->samples.assign(samples, samples + n);
+  return true;
+}
+
 SamplingParams sampling_from(const gemma12b_generate_params& p, const Model& model) {
   SamplingParams sp = default_sampling(model);
   sp.temperature = p.temperature;
@@ -264,15 +290,13 @@ gemma12b_status gemma12b_embed_image_file(const gemma12b_model* model, const cha
 gemma12b_status gemma12b_embed_image_rgb(const gemma12b_model* model, const uint8_t* rgb, int32_t width, int32_t height,
                                          int32_t image_tokens, float* out, size_t capacity, int64_t* out_rows) {
   GEMMA12B_CAPI_GUARD({
-    GEMMA12B_CHECK_ARG(model != nullptr && rgb != nullptr && out_rows != nullptr && (out != nullptr || capacity == 0),
+    GEMMA12B_CHECK_ARG(model != nullptr && out_rows != nullptr && (out != nullptr || capacity == 0),
                        "gemma12b_embed_image_rgb: NULL argument");
-    GEMMA12B_CHECK_ARG(width > 0 && height > 0 && int64_t{width} * height <= gemma12b::kMaxImagePixels,
-                       "gemma12b_embed_image_rgb: width and height must be positive (and the image not absurdly large)");
     if (!require_embedders(model, "gemma12b_embed_image_rgb")) return GEMMA12B_ERR_INVALID_ARGUMENT;
     gemma12b::RgbImage img;
-    img.width = width;
-    img.height = height;
-    img.pixels.assign(rgb, rgb + static_cast<size_t>(width) * height * 3);
+    if (!gemma12b::capi::rgb_image_from(rgb, width, height, "gemma12b_embed_image_rgb", &img)) {
+      return GEMMA12B_ERR_INVALID_ARGUMENT;
+    }
     return write_rows(gemma12b::embed_image(*model->embedders, img, budget_or_default(image_tokens)),
                       model->model->config().d_model, out, capacity, out_rows);
   })
@@ -296,20 +320,14 @@ gemma12b_status gemma12b_embed_audio_pcm(const gemma12b_model* model, const floa
                                          int32_t sample_rate, float max_seconds, float* out, size_t capacity,
                                          int64_t* out_rows) {
   GEMMA12B_CAPI_GUARD({
-    GEMMA12B_CHECK_ARG(model != nullptr && samples != nullptr && out_rows != nullptr && (out != nullptr || capacity == 0),
+    GEMMA12B_CHECK_ARG(model != nullptr && out_rows != nullptr && (out != nullptr || capacity == 0),
                        "gemma12b_embed_audio_pcm: NULL argument");
-    GEMMA12B_CHECK_ARG(n > 0, "gemma12b_embed_audio_pcm: empty audio (0 samples)");
-    GEMMA12B_CHECK_ARG(sample_rate >= 1000 && sample_rate <= 768000, "gemma12b_embed_audio_pcm: sample_rate outside [1000, 768000]");
     GEMMA12B_CHECK_ARG(max_seconds >= 0.0f, "gemma12b_embed_audio_pcm: max_seconds must be >= 0");
     if (!require_embedders(model, "gemma12b_embed_audio_pcm")) return GEMMA12B_ERR_INVALID_ARGUMENT;
-    const double seconds = static_cast<double>(n) / sample_rate;
-    if (seconds > seconds_or_default(max_seconds)) {
-      return fail(GEMMA12B_ERR_INVALID_ARGUMENT, "gemma12b_embed_audio_pcm: " + std::to_string(seconds) +
-                                                     " s is longer than the limit (raise max_seconds)");
-    }
     gemma12b::MonoAudio a;
-    a.sample_rate = sample_rate;
-    a.samples.assign(samples, samples + n);
+    if (!gemma12b::capi::mono_audio_from(samples, n, sample_rate, "gemma12b_embed_audio_pcm", &a)) {
+      return GEMMA12B_ERR_INVALID_ARGUMENT;
+    }
     return write_rows(gemma12b::embed_audio(*model->embedders, a, seconds_or_default(max_seconds)),
                       model->model->config().d_model, out, capacity, out_rows);
   })

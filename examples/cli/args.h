@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -11,6 +12,12 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+
+// Prints "gemma12b-cli: MSG" to stderr; returns the exit code 1.
+inline int fail(const std::string& msg) {
+  std::fprintf(stderr, "gemma12b-cli: %s\n", msg.c_str());
+  return 1;
+}
 
 struct Args {
   std::string command;

@@ -12,11 +12,6 @@ namespace g = gemma12b;
 
 namespace {
 
-int fail(const std::string& msg) {
-  std::fprintf(stderr, "gemma12b-cli: %s\n", msg.c_str());
-  return 1;
-}
-
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }

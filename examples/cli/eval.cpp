@@ -4,6 +4,8 @@
 // writes each requested output under the manifest's file name; compare diffs two such sets.
 #include "eval.h"
 
+#include "args.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -27,11 +29,6 @@ namespace g = gemma12b;
 using nlohmann::json;
 
 namespace {
-
-int fail(const std::string& msg) {
-  std::fprintf(stderr, "gemma12b-cli: %s\n", msg.c_str());
-  return 1;
-}
 
 int32_t argmax(const float* row, int64_t n) {
   return static_cast<int32_t>(std::max_element(row, row + n) - row);

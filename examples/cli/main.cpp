@@ -92,11 +92,6 @@ options:
   --special              (tokenize) match control-token strings such as <|turn> in the text
 )";
 
-int fail(const std::string& msg) {
-  std::fprintf(stderr, "gemma12b-cli: %s\n", msg.c_str());
-  return 1;
-}
-
 // Human-readable form of a token from the GGUF vocabulary (a minimal view; the tokenizer does
 // exact UTF-8 decoding).
 std::string piece_of(const std::vector<std::string>& vocab, int32_t id) {

@@ -79,14 +79,15 @@ StatusOr<AssembledPrompt> assemble_prompt(const Tokenizer& tokenizer, std::strin
   for (size_t i = 0; i < kPlaceholders.size(); ++i) {
     if (auto id = tokenizer.id_of(kPlaceholders[i])) soft[i] = *id;
   }
+  // The markers and the soft tokens the media need must be in the vocabulary.
   if (!media.empty()) {
+    for (const char* marker : {"<|image>", "<image|>", "<|audio>", "<audio|>"}) {
+      if (!tokenizer.id_of(marker)) return InvalidArgument("prompt: the vocabulary has no %s token", marker);
+    }
     for (const EmbeddedMedia* m : media) {
       const bool video = m->kind == ChatPart::Kind::kVideo;
       for (const MediaBlock& b : m->blocks) {
         const size_t need = b.audio ? 1 : video ? 2 : 0;
-        for (const char* s : {"<|image>", "<image|>", "<|audio>", "<audio|>"}) {
-          if (!tokenizer.id_of(s)) return InvalidArgument("prompt: the vocabulary has no %s token", s);
-        }
         if (soft[need] < 0) return InvalidArgument("prompt: the vocabulary has no %s token", std::string(kPlaceholders[need]));
       }
     }

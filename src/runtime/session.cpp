@@ -159,11 +159,10 @@ Status Session::add_media_file(ChatRole role, ChatPart::Kind kind, const std::st
 }
 
 Status Session::add_tool_response(std::string name, std::string response_json) {
-  if (history_.empty() || history_.back().role != ChatRole::kModel || history_.back().tool_calls.empty()) {
-    if (history_.empty() || history_.back().role != ChatRole::kTool) {
-      return InvalidArgument("session: a tool response needs a model reply that called a tool just before it");
-    }
-  }
+  const bool after_call = !history_.empty() && ((history_.back().role == ChatRole::kModel &&
+                                                  !history_.back().tool_calls.empty()) ||
+                                                 history_.back().role == ChatRole::kTool);
+  if (!after_call) return InvalidArgument("session: a tool response needs a model reply that called a tool just before it");
   ToolResponse r;
   r.name = std::move(name);
   r.response_json = std::move(response_json);
