@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <utility>
 
 #include "io/hf_config.h"
 
@@ -32,45 +33,84 @@ StatusOr<GenerateResult> generate(Decoder& decoder, KvCache& kv, Sampler& sample
   return r;
 }
 
+TokenStream::TokenStream(Decoder& decoder, KvCache& kv, Sampler& sampler, std::vector<float> logits,
+                         GenerateParams params)
+    : decoder_(decoder), kv_(kv), sampler_(sampler), params_(std::move(params)) {
+  out_.logits = std::move(logits);
+}
+
+StatusOr<bool> TokenStream::next(int32_t* token) {
+  if (ended_) return false;
+  if (finishing_) {
+    ended_ = true;
+    return false;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  if (decode_pending_) {
+    decode_pending_ = false;
+    DecodeInput in;
+    in.tokens = std::span<const int32_t>(&tokens_.back(), 1);
+    if (Status st = decoder_.decode(kv_, in, &out_); !st.ok()) {
+      ended_ = true;
+      return st;
+    }
+  }
+  if (static_cast<int64_t>(tokens_.size()) >= params_.max_tokens) {  // max_tokens == 0
+    reason_ = StopReason::kMaxTokens;
+    ended_ = true;
+    return false;
+  }
+  auto sampled = sampler_.sample(std::span<const float>(out_.logits));
+  if (!sampled.ok()) {
+    ended_ = true;
+    return sampled.status();
+  }
+  const int32_t t = *sampled;
+  sampler_.accept(t);
+  tokens_.push_back(t);
+  if (std::find(params_.stop_tokens.begin(), params_.stop_tokens.end(), t) != params_.stop_tokens.end()) {
+    reason_ = StopReason::kStopToken;
+    finishing_ = true;
+  } else if (static_cast<int64_t>(tokens_.size()) >= params_.max_tokens) {
+    reason_ = StopReason::kMaxTokens;
+    finishing_ = true;
+  } else if (kv_.n_past() >= kv_.n_ctx()) {
+    reason_ = StopReason::kContextFull;
+    finishing_ = true;
+  } else {
+    decode_pending_ = true;
+  }
+  decode_ms_ += ms_since(t0);
+  *token = t;
+  return true;
+}
+
+void TokenStream::cancel() {
+  if (ended_) return;
+  reason_ = StopReason::kCancelled;
+  decode_pending_ = false;
+  ended_ = true;
+}
+
 Status generate_from_logits(Decoder& decoder, KvCache& kv, Sampler& sampler, std::vector<float> logits,
                             const GenerateParams& params, const TokenFn& on_token, GenerateResult* result) {
   if (params.max_tokens < 0) return InvalidArgument("generate: max_tokens must be >= 0");
-  GenerateResult& r = *result;
-  DecodeOutput out;
-  out.logits = std::move(logits);
-  DecodeInput in;
-  const int64_t V = static_cast<int64_t>(out.logits.size());
-  auto t1 = std::chrono::steady_clock::now();
+  TokenStream stream(decoder, kv, sampler, std::move(logits), params);
+  Status st;
   int32_t token = 0;
   while (true) {
-    if (static_cast<int64_t>(r.tokens.size()) >= params.max_tokens) {
-      r.reason = StopReason::kMaxTokens;
+    StatusOr<bool> more = stream.next(&token);
+    if (!more.ok()) {
+      st = more.status();
       break;
     }
-    G12_ASSIGN_OR_RETURN(token, sampler.sample(std::span<const float>(out.logits.data(), V)));
-    sampler.accept(token);
-    r.tokens.push_back(token);
-    if (on_token && !on_token(token)) {
-      r.reason = StopReason::kCancelled;
-      break;
-    }
-    if (std::find(params.stop_tokens.begin(), params.stop_tokens.end(), token) != params.stop_tokens.end()) {
-      r.reason = StopReason::kStopToken;
-      break;
-    }
-    if (static_cast<int64_t>(r.tokens.size()) >= params.max_tokens) {
-      r.reason = StopReason::kMaxTokens;
-      break;
-    }
-    if (kv.n_past() >= kv.n_ctx()) {
-      r.reason = StopReason::kContextFull;
-      break;
-    }
-    in.tokens = std::span<const int32_t>(&token, 1);
-    G12_RETURN_IF_ERROR(decoder.decode(kv, in, &out));
+    if (!*more) break;
+    if (on_token && !on_token(token)) stream.cancel();
   }
-  r.decode_ms = ms_since(t1);
-  return OkStatus();
+  result->tokens = stream.tokens();
+  result->reason = stream.reason();
+  result->decode_ms = stream.decode_ms();
+  return st;
 }
 
 std::vector<int32_t> default_stop_tokens(const Model& model) {

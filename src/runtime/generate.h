@@ -31,13 +31,48 @@ struct GenerateResult {
 // Called for every generated token; return false to cancel.
 using TokenFn = std::function<bool(int32_t token)>;
 
+// Step-wise generation from `logits` (one row: the prediction after what `kv` holds), the one
+// loop every generate path runs on: next() samples a token and reports it; the token is decoded
+// into `kv` at the start of the following next(), so the last token emitted (a stop token, the
+// token limit, a full context, or whatever came before cancel()) is never decoded. Each next()
+// that samples is timed into decode_ms(). `decoder`, `kv` and `sampler` must outlive the stream.
+class TokenStream {
+ public:
+  TokenStream(Decoder& decoder, KvCache& kv, Sampler& sampler, std::vector<float> logits, GenerateParams params);
+
+  // true: *token is the next token (also in tokens()); false: generation has ended (reason()).
+  // An error (a failed decode) also ends it.
+  StatusOr<bool> next(int32_t* token);
+  // Ends generation now with reason kCancelled, unless next() already reported the end.
+  void cancel();
+
+  bool ended() const { return ended_; }
+  StopReason reason() const { return reason_; }
+  const std::vector<int32_t>& tokens() const { return tokens_; }
+  double decode_ms() const { return decode_ms_; }
+
+ private:
+  Decoder& decoder_;
+  KvCache& kv_;
+  Sampler& sampler_;
+  GenerateParams params_;
+  DecodeOutput out_;
+  std::vector<int32_t> tokens_;
+  StopReason reason_ = StopReason::kMaxTokens;
+  bool decode_pending_ = false;  // tokens_.back() still has to go into kv_
+  bool finishing_ = false;       // reason_ is set; the next next() reports the end
+  bool ended_ = false;
+  double decode_ms_ = 0.0;
+};
+
 // Runs `prompt` (appended to whatever `kv` already holds) and generates.
 StatusOr<GenerateResult> generate(Decoder& decoder, KvCache& kv, Sampler& sampler,
                                   std::span<const int32_t> prompt, const GenerateParams& params,
                                   const TokenFn& on_token = {});
 
-// Generates from `logits` (one row: the prediction after what `kv` holds). Each token but the
-// last one emitted is decoded into `kv`; `result->tokens`/`reason`/`decode_ms` are filled in.
+// Generates from `logits` (one row: the prediction after what `kv` holds) through a TokenStream,
+// calling on_token for every token; `result->tokens`/`reason`/`decode_ms` are filled in (the
+// tokens so far also on error).
 Status generate_from_logits(Decoder& decoder, KvCache& kv, Sampler& sampler, std::vector<float> logits,
                             const GenerateParams& params, const TokenFn& on_token, GenerateResult* result);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <utility>
 
 namespace gemma12b {
 
@@ -18,52 +20,69 @@ int32_t id_or(const Tokenizer& t, std::string_view piece) {
 
 // Splits the generated token stream into content, thought and tool-call pieces as it arrives:
 // <|channel>NAME\n ... <channel|> is a thought, <|tool_call> ... <tool_call|> a tool call; the
-// marker tokens themselves are not shown.
+// marker tokens themselves are not shown. Pieces queue up until taken.
 class PieceRouter {
  public:
-  PieceRouter(const Tokenizer& t, const PieceFn& fn)
+  explicit PieceRouter(const Tokenizer& t)
       : decoder_(t, /*skip_control=*/true),
-        fn_(fn),
         channel_open_(id_or(t, "<|channel>")),
         channel_close_(id_or(t, "<channel|>")),
         call_open_(id_or(t, "<|tool_call>")),
         call_close_(id_or(t, "<tool_call|>")) {}
 
-  // Returns false when the callback asked to stop.
-  bool push(int32_t id, bool is_stop) {
+  void push(int32_t id, bool is_stop) {
     if (is_stop) return flush();
     if (id >= 0 && (id == channel_open_ || id == channel_close_ || id == call_open_ || id == call_close_)) {
-      if (!flush()) return false;
+      flush();
       state_ = id == channel_open_ ? State::kThoughtHeader : id == call_open_ ? State::kToolCall : State::kContent;
-      return true;
+      return;
     }
-    return emit(decoder_.push(id));
+    emit(decoder_.push(id));
   }
-  bool flush() { return emit(decoder_.flush()); }
+  void flush() { emit(decoder_.flush()); }
+  bool empty() const { return pending_.empty(); }
+  // Moves the oldest queued piece to *kind / *text.
+  void pop(PieceKind* kind, std::string* text) {
+    *kind = pending_.front().first;
+    *text = std::move(pending_.front().second);
+    pending_.pop_front();
+  }
 
  private:
   enum class State { kContent, kThoughtHeader, kThought, kToolCall };
-  bool emit(std::string text) {
+  void emit(std::string text) {
     if (state_ == State::kThoughtHeader) {  // drop the channel name line ("thought\n")
       const size_t nl = text.find('\n');
-      if (nl == std::string::npos) return true;
+      if (nl == std::string::npos) return;
       text.erase(0, nl + 1);
       state_ = State::kThought;
     }
-    if (text.empty() || !fn_) return true;
+    if (text.empty()) return;
     const PieceKind kind = state_ == State::kThought     ? PieceKind::kThought
                            : state_ == State::kToolCall ? PieceKind::kToolCall
                                                         : PieceKind::kContent;
-    return fn_(kind, text);
+    pending_.emplace_back(kind, std::move(text));
   }
 
   StreamingDecoder decoder_;
-  const PieceFn& fn_;
   int32_t channel_open_, channel_close_, call_open_, call_close_;
   State state_ = State::kContent;
+  std::deque<std::pair<PieceKind, std::string>> pending_;
 };
 
 }  // namespace
+
+// An open reply (between begin() and its end): the sampler, the token stream over the session's
+// decoder and cache, and the router that turns tokens into pieces.
+struct Session::Generation {
+  explicit Generation(const Tokenizer& t) : router(t) {}
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<TokenStream> tokens;  // uses *sampler
+  PieceRouter router;
+  bool drained = false;  // the token stream ended and the router was flushed
+  std::string piece;     // the text next_piece() handed out last
+  SessionReply reply;
+};
 
 StatusOr<std::unique_ptr<Session>> Session::create(const Model& model, const Tokenizer& tokenizer,
                                                    Embedders* embedders, const SessionOptions& options) {
@@ -103,6 +122,9 @@ StatusOr<std::unique_ptr<Session>> Session::create(const Model& model, const Tok
   return s;
 }
 
+Session::Session(const Model& m, const Tokenizer& t, Embedders* e, const SessionOptions& o)
+    : model_(m), tokenizer_(t), embedders_(e), options_(o) {}
+
 Session::~Session() = default;
 
 Status Session::embedders_ready() const {
@@ -112,7 +134,14 @@ Status Session::embedders_ready() const {
   return OkStatus();
 }
 
+Status Session::not_generating(const char* what) const {
+  if (gen_ == nullptr) return OkStatus();
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "session: %s while a reply is being generated (take next_piece to the end, or stop it)", what));
+}
+
 Status Session::add_part(ChatRole role, ChatPart part, std::shared_ptr<EmbeddedMedia> media) {
+  G12_RETURN_IF_ERROR(not_generating("cannot add to the conversation"));
   if (media && role != ChatRole::kUser) return InvalidArgument("session: media parts belong in user messages");
   if (role == ChatRole::kTool) return InvalidArgument("session: use add_tool_response for tool results");
   if (!last_message_open_ || history_.empty() || history_.back().role != role) {
@@ -134,18 +163,21 @@ Status Session::add_text(ChatRole role, std::string_view text) {
 }
 
 Status Session::add_image(ChatRole role, const RgbImage& image) {
+  G12_RETURN_IF_ERROR(not_generating("cannot add to the conversation"));
   G12_RETURN_IF_ERROR(embedders_ready());
   G12_ASSIGN_OR_RETURN(EmbeddedMedia m, embed_image(*embedders_, image, options_.media.image_tokens));
   return add_part(role, ChatPart{ChatPart::Kind::kImage, {}}, std::make_shared<EmbeddedMedia>(std::move(m)));
 }
 
 Status Session::add_audio(ChatRole role, const MonoAudio& audio) {
+  G12_RETURN_IF_ERROR(not_generating("cannot add to the conversation"));
   G12_RETURN_IF_ERROR(embedders_ready());
   G12_ASSIGN_OR_RETURN(EmbeddedMedia m, embed_audio(*embedders_, audio, options_.media.max_audio_seconds));
   return add_part(role, ChatPart{ChatPart::Kind::kAudio, {}}, std::make_shared<EmbeddedMedia>(std::move(m)));
 }
 
 Status Session::add_video(ChatRole role, const DecodedVideo& video) {
+  G12_RETURN_IF_ERROR(not_generating("cannot add to the conversation"));
   G12_RETURN_IF_ERROR(embedders_ready());
   G12_ASSIGN_OR_RETURN(EmbeddedMedia m, embed_video(*embedders_, video, options_.media));
   return add_part(role, ChatPart{ChatPart::Kind::kVideo, {}}, std::make_shared<EmbeddedMedia>(std::move(m)));
@@ -153,12 +185,14 @@ Status Session::add_video(ChatRole role, const DecodedVideo& video) {
 
 Status Session::add_media_file(ChatRole role, ChatPart::Kind kind, const std::string& path) {
   if (kind == ChatPart::Kind::kText) return InvalidArgument("add_media_file: kind must be image, audio or video");
+  G12_RETURN_IF_ERROR(not_generating("cannot add to the conversation"));
   G12_RETURN_IF_ERROR(embedders_ready());
   G12_ASSIGN_OR_RETURN(EmbeddedMedia m, embed_media_file(*embedders_, kind, path, options_.media));
   return add_part(role, ChatPart{kind, {}}, std::make_shared<EmbeddedMedia>(std::move(m)));
 }
 
 Status Session::add_tool_response(std::string name, std::string response_json) {
+  G12_RETURN_IF_ERROR(not_generating("cannot add to the conversation"));
   const bool after_call = !history_.empty() && ((history_.back().role == ChatRole::kModel &&
                                                   !history_.back().tool_calls.empty()) ||
                                                  history_.back().role == ChatRole::kTool);
@@ -195,6 +229,7 @@ StatusOr<AssembledPrompt> Session::assemble() const {
 }
 
 Status Session::clear() {
+  gen_.reset();
   history_.clear();
   media_.clear();
   kv_keys_.clear();
@@ -254,44 +289,83 @@ Status Session::prefill(const AssembledPrompt& p, SessionReply* reply, std::vect
   return OkStatus();
 }
 
-StatusOr<SessionReply> Session::generate(const SamplingParams& sampling, int64_t max_tokens, const PieceFn& on_piece) {
+Status Session::begin(const SamplingParams& sampling, int64_t max_tokens) {
+  G12_RETURN_IF_ERROR(not_generating("begin"));
   if (max_tokens <= 0) return InvalidArgument("session: max_tokens must be > 0");
   if (history_.empty()) return InvalidArgument("session: the conversation is empty (add a message first)");
   G12_ASSIGN_OR_RETURN(AssembledPrompt p, assemble());
-  SessionReply reply;
-  reply.prompt_rows = p.n_rows();
-  G12_ASSIGN_OR_RETURN(std::unique_ptr<Sampler> sampler, Sampler::create(sampling, model_.config().n_vocab));
+  auto g = std::make_unique<Generation>(tokenizer_);
+  g->reply.prompt_rows = p.n_rows();
+  G12_ASSIGN_OR_RETURN(g->sampler, Sampler::create(sampling, model_.config().n_vocab));
   auto t0 = std::chrono::steady_clock::now();
   std::vector<float> logits;
-  G12_RETURN_IF_ERROR(prefill(p, &reply, &logits));
-  reply.prefill_ms = ms_since(t0);
+  G12_RETURN_IF_ERROR(prefill(p, &g->reply, &logits));
+  g->reply.prefill_ms = ms_since(t0);
   for (const PromptSegment& seg : p.segments) {
-    for (int32_t t : seg.tokens) sampler->accept(t);
+    for (int32_t t : seg.tokens) g->sampler->accept(t);
   }
-
   GenerateParams gp;
   gp.max_tokens = std::min<int64_t>(max_tokens, kv_->n_ctx() - kv_->n_past());
   gp.stop_tokens = stop_tokens_;
-  PieceRouter router(tokenizer_, on_piece);
-  bool cancelled = false;
-  auto on_token = [&](int32_t id) {
-    const bool stop = std::find(stop_tokens_.begin(), stop_tokens_.end(), id) != stop_tokens_.end();
-    if (!router.push(id, stop)) cancelled = true;
-    return !cancelled;
-  };
-  GenerateResult gr;
-  Status st = generate_from_logits(*decoder_, *kv_, *sampler, std::move(logits), gp, on_token, &gr);
-  // Whatever was decoded stays in the cache: the generated tokens but the last one.
+  g->tokens = std::make_unique<TokenStream>(*decoder_, *kv_, *g->sampler, std::move(logits), std::move(gp));
+  gen_ = std::move(g);
+  return OkStatus();
+}
+
+void Session::record_generated_keys() {
+  // Whatever was decoded stays in the cache: the prompt, then the generated tokens but the last.
+  const int64_t prompt_rows = gen_->reply.prompt_rows;
+  const std::vector<int32_t>& tokens = gen_->tokens->tokens();
   for (int64_t i = static_cast<int64_t>(kv_keys_.size()); i < kv_->n_past(); ++i) {
-    const int64_t g = i - p.n_rows();
-    kv_keys_.push_back(g >= 0 && g < static_cast<int64_t>(gr.tokens.size()) ? static_cast<uint32_t>(gr.tokens[g]) : ~0ull);
+    const int64_t g = i - prompt_rows;
+    kv_keys_.push_back(g >= 0 && g < static_cast<int64_t>(tokens.size()) ? static_cast<uint32_t>(tokens[g]) : ~0ull);
   }
-  G12_RETURN_IF_ERROR(st);
-  if (!cancelled && gr.reason != StopReason::kStopToken) router.flush();
-  reply.tokens = gr.tokens;
-  reply.reason = gr.reason;
-  reply.decode_ms = gr.decode_ms;
-  reply.raw = tokenizer_.decode(gr.tokens);
+}
+
+StatusOr<bool> Session::next_piece(SessionPiece* piece) {
+  if (gen_ == nullptr) return absl::FailedPreconditionError("session: next_piece without an open reply (call begin first)");
+  Generation& g = *gen_;
+  while (g.router.empty()) {
+    if (g.drained) {
+      G12_RETURN_IF_ERROR(finish_reply());
+      return false;
+    }
+    int32_t id = 0;
+    StatusOr<bool> more = g.tokens->next(&id);
+    if (!more.ok()) {  // the reply is dropped; the cache keeps what was decoded
+      record_generated_keys();
+      gen_.reset();
+      return more.status();
+    }
+    if (*more) {
+      const bool stop = std::find(stop_tokens_.begin(), stop_tokens_.end(), id) != stop_tokens_.end();
+      g.router.push(id, stop);  // a stop token flushes the router
+    } else {
+      if (g.tokens->reason() != StopReason::kStopToken) g.router.flush();
+      g.drained = true;
+    }
+  }
+  PieceKind kind = PieceKind::kContent;
+  g.router.pop(&kind, &g.piece);
+  piece->kind = kind;
+  piece->text = g.piece;
+  return true;
+}
+
+Status Session::stop() {
+  if (gen_ == nullptr) return absl::FailedPreconditionError("session: stop without an open reply");
+  gen_->tokens->cancel();  // pieces still queued are dropped, as a callback's cancel drops them
+  return finish_reply();
+}
+
+Status Session::finish_reply() {
+  record_generated_keys();
+  std::unique_ptr<Generation> g = std::move(gen_);  // the reply is closed whatever happens below
+  SessionReply& reply = g->reply;
+  reply.tokens = g->tokens->tokens();
+  reply.reason = g->tokens->reason();
+  reply.decode_ms = g->tokens->decode_ms();
+  reply.raw = tokenizer_.decode(reply.tokens);
   G12_ASSIGN_OR_RETURN(reply.parsed, parse_model_reply(reply.raw));
   // The reply joins the history (a model message; the next part starts a new message).
   ChatMessage m;
@@ -301,7 +375,22 @@ StatusOr<SessionReply> Session::generate(const SamplingParams& sampling, int64_t
   m.tool_calls = reply.parsed.tool_calls;
   history_.push_back(std::move(m));
   last_message_open_ = false;
-  return reply;
+  last_reply_ = std::move(reply);
+  return OkStatus();
+}
+
+StatusOr<SessionReply> Session::generate(const SamplingParams& sampling, int64_t max_tokens, const PieceFn& on_piece) {
+  G12_RETURN_IF_ERROR(begin(sampling, max_tokens));
+  SessionPiece piece;
+  while (true) {
+    G12_ASSIGN_OR_RETURN(bool more, next_piece(&piece));
+    if (!more) break;
+    if (on_piece && !on_piece(piece.kind, piece.text)) {
+      G12_RETURN_IF_ERROR(stop());
+      break;
+    }
+  }
+  return last_reply_;
 }
 
 }  // namespace gemma12b

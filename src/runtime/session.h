@@ -43,6 +43,13 @@ enum class PieceKind { kContent, kThought, kToolCall };
 // A piece of the reply as it streams; return false to stop generating.
 using PieceFn = std::function<bool(PieceKind kind, std::string_view text)>;
 
+// A piece from Session::next_piece; `text` (UTF-8, never half a character) is owned by the
+// session and valid until its next call.
+struct SessionPiece {
+  PieceKind kind = PieceKind::kContent;
+  std::string_view text;
+};
+
 struct SessionReply {
   std::string raw;          // the generated text with special tokens rendered
   ParsedReply parsed;       // content, reasoning, tool calls
@@ -71,8 +78,23 @@ class Session {
   // A tool's result after the model called it (generation then continues in the same turn).
   Status add_tool_response(std::string name, std::string response_json);
 
-  // Renders, prefills what is new and generates the model's reply, which joins the history.
+  // Renders, prefills what is new and generates the model's reply, which joins the history
+  // (begin + next_piece until the end; on_piece returning false is stop()).
   StatusOr<SessionReply> generate(const SamplingParams& sampling, int64_t max_tokens, const PieceFn& on_piece = {});
+
+  // Step-wise generation, the machinery generate() runs on. begin() renders the conversation,
+  // prefills what the cache lacks and opens the reply; next_piece() generates until the next
+  // piece of text (true) or the end of the reply (false: the reply joined the history and
+  // last_reply() holds it); stop() ends an open reply early: what was generated joins the history
+  // with reason kCancelled, as when a piece callback returns false. While a reply is open the
+  // conversation cannot change (add_*, begin, generate fail with FailedPrecondition); clear()
+  // drops it. An error from next_piece() closes the reply without adding it to the history.
+  Status begin(const SamplingParams& sampling, int64_t max_tokens);
+  StatusOr<bool> next_piece(SessionPiece* piece);
+  Status stop();
+  bool generating() const { return gen_ != nullptr; }
+  // The last reply that joined the history (empty before the first).
+  const SessionReply& last_reply() const { return last_reply_; }
 
   // The prompt generate() would run now (assembled with the generation prompt).
   StatusOr<AssembledPrompt> assemble() const;
@@ -85,11 +107,15 @@ class Session {
   Status clear();
 
  private:
-  Session(const Model& m, const Tokenizer& t, Embedders* e, const SessionOptions& o)
-      : model_(m), tokenizer_(t), embedders_(e), options_(o) {}
+  Session(const Model& m, const Tokenizer& t, Embedders* e, const SessionOptions& o);
   Status add_part(ChatRole role, ChatPart part, std::shared_ptr<EmbeddedMedia> media);
   Status embedders_ready() const;
   Status prefill(const AssembledPrompt& p, SessionReply* reply, std::vector<float>* logits);
+  Status not_generating(const char* what) const;
+  void record_generated_keys();
+  Status finish_reply();
+
+  struct Generation;  // an open reply: sampler, token stream, piece router (session.cpp)
 
   const Model& model_;
   const Tokenizer& tokenizer_;
@@ -102,6 +128,8 @@ class Session {
   bool last_message_open_ = false;                     // parts may still join history_.back()
   std::vector<uint64_t> kv_keys_;                      // row keys of what kv_ holds
   std::vector<int32_t> stop_tokens_;
+  std::unique_ptr<Generation> gen_;  // non-null between begin() and the end of the reply
+  SessionReply last_reply_;
 };
 
 }  // namespace gemma12b
