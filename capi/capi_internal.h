@@ -44,8 +44,12 @@ struct gemma12b_model {
 struct gemma12b_session {
   gemma12b_model* model = nullptr;
   std::unique_ptr<gemma12b::Session> session;
+  // The last reply's parts as the reply_* queries return them; has_reply is false while a
+  // step-wise reply is open, after a failed one and before the first.
   std::string content, reasoning, tool_calls_json = "[]";
   int64_t last_reused = 0;
+  bool has_reply = false;
+  gemma12b_stop_reason reason = GEMMA12B_STOP_MAX_TOKENS;
 };
 
 struct gemma12b_context {

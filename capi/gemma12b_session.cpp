@@ -19,6 +19,50 @@ bool role_from(int32_t role, gemma12b::ChatRole* out) {
   }
 }
 
+// Forgets the last reply's parts (a new reply starts, or the conversation is cleared).
+void reset_reply(gemma12b_session* s) {
+  s->content.clear();
+  s->reasoning.clear();
+  s->tool_calls_json = "[]";
+  s->last_reused = 0;
+  s->has_reply = false;
+}
+
+// Takes the runtime's last reply (it just joined the conversation) for the reply_* queries.
+void take_reply(gemma12b_session* s) {
+  const gemma12b::SessionReply& reply = s->session->last_reply();
+  s->content = reply.parsed.content;
+  s->reasoning = reply.parsed.reasoning;
+  nlohmann::json calls = nlohmann::json::array();
+  for (const auto& c : reply.parsed.tool_calls) {
+    nlohmann::json args = nlohmann::json::parse(c.arguments_json, nullptr, false);
+    calls.push_back({{"name", c.name}, {"arguments", args.is_discarded() ? nlohmann::json(c.arguments_json) : args}});
+  }
+  s->tool_calls_json = calls.dump();
+  s->last_reused = reply.reused_rows;
+  s->reason = static_cast<gemma12b_stop_reason>(reply.reason);
+  s->has_reply = true;
+}
+
+// The caller's generate params (NULL: defaults) as sampling params and a token limit.
+bool generate_params_from(const gemma12b_session* s, const gemma12b_generate_params* params, const char* fn,
+                          gemma12b::SamplingParams* sp, int64_t* max_tokens) {
+  gemma12b_generate_params p;
+  gemma12b_generate_params_init(&p);
+  if (!read_params(params, &p)) {
+    fail(GEMMA12B_ERR_INVALID_ARGUMENT,
+         std::string(fn) + ": params->struct_size is not set (use gemma12b_generate_params_init)");
+    return false;
+  }
+  if (p.max_tokens <= 0) {
+    fail(GEMMA12B_ERR_INVALID_ARGUMENT, std::string(fn) + ": max_tokens must be > 0");
+    return false;
+  }
+  *sp = gemma12b::capi::sampling_from(p, *s->model->model);
+  *max_tokens = p.max_tokens;
+  return true;
+}
+
 #define SESSION_ROLE(fn)                                                                               \
   GEMMA12B_CHECK_ARG(s != nullptr, fn ": session is NULL");                                           \
   gemma12b::ChatRole r;                                                                                \
@@ -158,33 +202,88 @@ gemma12b_status gemma12b_session_generate(gemma12b_session* s, const gemma12b_ge
                                           gemma12b_piece_fn on_piece, void* user_data, gemma12b_stop_reason* out_reason) {
   GEMMA12B_CAPI_GUARD({
     GEMMA12B_CHECK_ARG(s != nullptr, "gemma12b_session_generate: session is NULL");
-    gemma12b_generate_params p;
-    gemma12b_generate_params_init(&p);
-    GEMMA12B_CHECK_ARG(read_params(params, &p), "gemma12b_session_generate: params->struct_size is not set (use gemma12b_generate_params_init)");
-    GEMMA12B_CHECK_ARG(p.max_tokens > 0, "gemma12b_session_generate: max_tokens must be > 0");
+    gemma12b::SamplingParams sp;
+    int64_t max_tokens = 0;
+    if (!generate_params_from(s, params, "gemma12b_session_generate", &sp, &max_tokens)) {
+      return GEMMA12B_ERR_INVALID_ARGUMENT;
+    }
     auto log_scope = s->model->log_scope();
-    s->content.clear();
-    s->reasoning.clear();
-    s->tool_calls_json = "[]";
-    const gemma12b::SamplingParams sp = gemma12b::capi::sampling_from(p, *s->model->model);
+    if (s->session->generating()) {  // the open reply keeps its state (reply_* stay empty)
+      return fail(GEMMA12B_ERR_INVALID_ARGUMENT,
+                  "gemma12b_session_generate: a step-wise reply is open (gemma12b_session_finish it first)");
+    }
+    reset_reply(s);
     gemma12b::PieceFn fn;
     if (on_piece != nullptr) {
       fn = [&](gemma12b::PieceKind kind, std::string_view text) {
         return on_piece(static_cast<int32_t>(kind), text.data(), text.size(), user_data) != 0;
       };
     }
-    auto reply = s->session->generate(sp, p.max_tokens, fn);
+    auto reply = s->session->generate(sp, max_tokens, fn);
     if (!reply.ok()) return fail(reply.status());
-    s->content = reply->parsed.content;
-    s->reasoning = reply->parsed.reasoning;
-    nlohmann::json calls = nlohmann::json::array();
-    for (const auto& c : reply->parsed.tool_calls) {
-      nlohmann::json args = nlohmann::json::parse(c.arguments_json, nullptr, false);
-      calls.push_back({{"name", c.name}, {"arguments", args.is_discarded() ? nlohmann::json(c.arguments_json) : args}});
+    take_reply(s);
+    if (out_reason) *out_reason = s->reason;
+    return ok();
+  })
+}
+
+gemma12b_status gemma12b_session_begin(gemma12b_session* s, const gemma12b_generate_params* params) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(s != nullptr, "gemma12b_session_begin: session is NULL");
+    gemma12b::SamplingParams sp;
+    int64_t max_tokens = 0;
+    if (!generate_params_from(s, params, "gemma12b_session_begin", &sp, &max_tokens)) {
+      return GEMMA12B_ERR_INVALID_ARGUMENT;
     }
-    s->tool_calls_json = calls.dump();
-    s->last_reused = reply->reused_rows;
-    if (out_reason) *out_reason = static_cast<gemma12b_stop_reason>(reply->reason);
+    auto log_scope = s->model->log_scope();
+    if (s->session->generating()) {
+      return fail(GEMMA12B_ERR_INVALID_ARGUMENT,
+                  "gemma12b_session_begin: a reply is already open (take gemma12b_session_next_piece to "
+                  "GEMMA12B_END or call gemma12b_session_finish)");
+    }
+    reset_reply(s);
+    return fail(s->session->begin(sp, max_tokens));
+  })
+}
+
+gemma12b_status gemma12b_session_next_piece(gemma12b_session* s, int32_t* out_kind, const char** out_text,
+                                            size_t* out_len) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(s != nullptr && out_kind != nullptr && out_text != nullptr && out_len != nullptr,
+                       "gemma12b_session_next_piece: NULL argument");
+    if (!s->session->generating()) {
+      return fail(GEMMA12B_ERR_INVALID_ARGUMENT,
+                  "gemma12b_session_next_piece: no reply is open (call gemma12b_session_begin first)");
+    }
+    auto log_scope = s->model->log_scope();
+    gemma12b::SessionPiece piece;
+    auto more = s->session->next_piece(&piece);
+    if (!more.ok()) return fail(more.status());
+    if (!*more) {
+      take_reply(s);
+      ok();
+      return GEMMA12B_END;
+    }
+    *out_kind = static_cast<int32_t>(piece.kind);
+    *out_text = piece.text.data();
+    *out_len = piece.text.size();
+    return ok();
+  })
+}
+
+gemma12b_status gemma12b_session_finish(gemma12b_session* s, gemma12b_stop_reason* out_reason) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(s != nullptr, "gemma12b_session_finish: session is NULL");
+    auto log_scope = s->model->log_scope();
+    if (s->session->generating()) {
+      if (auto st = s->session->stop(); !st.ok()) return fail(st);
+      take_reply(s);
+    }
+    if (!s->has_reply) {
+      return fail(GEMMA12B_ERR_INVALID_ARGUMENT,
+                  "gemma12b_session_finish: no reply to finish (none begun since the last clear, or it failed)");
+    }
+    if (out_reason) *out_reason = s->reason;
     return ok();
   })
 }
@@ -198,10 +297,7 @@ int64_t gemma12b_session_reused_rows(const gemma12b_session* s) { return s ? s->
 gemma12b_status gemma12b_session_clear(gemma12b_session* s) {
   GEMMA12B_CAPI_GUARD({
     GEMMA12B_CHECK_ARG(s != nullptr, "gemma12b_session_clear: session is NULL");
-    s->content.clear();
-    s->reasoning.clear();
-    s->tool_calls_json = "[]";
-    s->last_reused = 0;
+    reset_reply(s);
     return fail(s->session->clear());
   })
 }

@@ -62,6 +62,7 @@ const char* gemma12b_status_string(gemma12b_status status) {
     case GEMMA12B_ERR_CANCELLED: return "cancelled";
     case GEMMA12B_ERR_INTERNAL: return "internal error";
     case GEMMA12B_ERR_BUFFER_TOO_SMALL: return "buffer too small";
+    case GEMMA12B_END: return "end of reply";
     default: return "unknown status";
   }
 }

@@ -3,7 +3,8 @@
  * Conventions
  * - Every function returns a gemma12b_status (0 = GEMMA12B_OK) unless it is a plain query.
  *   On failure, gemma12b_last_error() gives a message for the calling thread; outputs are left
- *   untouched. No function aborts, exits or lets a C++ exception escape.
+ *   untouched. No function aborts, exits or lets a C++ exception escape. One non-zero status is
+ *   not a failure: GEMMA12B_END, the end of a step-wise reply (gemma12b_session_next_piece).
  * - Parameter structs start with `struct_size`; fill them with the matching *_params_init()
  *   so that fields added in later versions get their defaults.
  * - Handles are opaque; every *_free accepts NULL.
@@ -44,7 +45,8 @@ enum {
   GEMMA12B_ERR_OUT_OF_MEMORY = 6,
   GEMMA12B_ERR_CANCELLED = 7,        /* a callback asked to stop */
   GEMMA12B_ERR_INTERNAL = 8,
-  GEMMA12B_ERR_BUFFER_TOO_SMALL = 9  /* an output buffer is too small; the size needed is reported */
+  GEMMA12B_ERR_BUFFER_TOO_SMALL = 9, /* an output buffer is too small; the size needed is reported */
+  GEMMA12B_END = 10                  /* not an error: a step-wise reply has no more pieces */
 };
 
 typedef enum {
@@ -280,8 +282,37 @@ GEMMA12B_API gemma12b_status gemma12b_session_add_tool_response(gemma12b_session
 GEMMA12B_API gemma12b_status gemma12b_session_generate(gemma12b_session* s, const gemma12b_generate_params* params,
                                                        gemma12b_piece_fn on_piece, void* user_data,
                                                        gemma12b_stop_reason* out_reason);
+/* Step-wise (pull-based) generation of the reply; gemma12b_session_generate runs on the same
+ * machinery, so both give the same pieces for the same params.
+ * - gemma12b_session_begin renders the conversation, decodes what the cache lacks and opens the
+ *   reply (params as for gemma12b_session_generate; NULL = defaults).
+ * - gemma12b_session_next_piece generates until the next piece: GEMMA12B_OK with *out_kind (a
+ *   gemma12b_piece_kind) and *out_text / *out_len (UTF-8, never half a character, not
+ *   NUL-terminated; owned by the session and valid until the next call on it); or GEMMA12B_END
+ *   once the reply is complete: it has joined the conversation and the reply_* queries below give
+ *   its parts. Any other status is an error that closes the reply without adding it (the session
+ *   stays usable). Without an open reply: GEMMA12B_ERR_INVALID_ARGUMENT.
+ * - gemma12b_session_finish closes the reply and reports why it stopped (out_reason may be NULL).
+ *   Before GEMMA12B_END it stops generating: what was generated so far joins the conversation with
+ *   GEMMA12B_STOP_CANCELLED, as when a piece callback returns 0. After GEMMA12B_END it only
+ *   reports the reason (calling it then is optional). Without a reply since begin (a failed
+ *   begin or next_piece, or none begun): GEMMA12B_ERR_INVALID_ARGUMENT.
+ * While a reply is open the conversation cannot change: add_*, begin and generate fail with
+ * GEMMA12B_ERR_INVALID_ARGUMENT and change nothing; gemma12b_session_clear drops the reply.
+ *
+ *   gemma12b_status st = gemma12b_session_begin(s, &gp);
+ *   int32_t kind; const char* text; size_t len;
+ *   while (st == GEMMA12B_OK && (st = gemma12b_session_next_piece(s, &kind, &text, &len)) == GEMMA12B_OK)
+ *     if (kind == GEMMA12B_PIECE_CONTENT) fwrite(text, 1, len, stdout);
+ *   if (st != GEMMA12B_END) fprintf(stderr, "%s\n", gemma12b_last_error());
+ *   gemma12b_session_finish(s, &reason); */
+GEMMA12B_API gemma12b_status gemma12b_session_begin(gemma12b_session* s, const gemma12b_generate_params* params);
+GEMMA12B_API gemma12b_status gemma12b_session_next_piece(gemma12b_session* s, int32_t* out_kind, const char** out_text,
+                                                         size_t* out_len);
+GEMMA12B_API gemma12b_status gemma12b_session_finish(gemma12b_session* s, gemma12b_stop_reason* out_reason);
 /* The last reply's parts, valid until the next call on the session: the answer text, the
- * thinking text, and the tool calls as a JSON array [{"name": ..., "arguments": {...}}]. */
+ * thinking text, and the tool calls as a JSON array [{"name": ..., "arguments": {...}}]. While a
+ * step-wise reply is open they are empty. */
 GEMMA12B_API const char* gemma12b_session_reply_content(const gemma12b_session* s);
 GEMMA12B_API const char* gemma12b_session_reply_reasoning(const gemma12b_session* s);
 GEMMA12B_API const char* gemma12b_session_reply_tool_calls(const gemma12b_session* s);

@@ -5,11 +5,19 @@
 //   auto model = gemma12b::Model::load("tiny-gemma4.gguf").value();
 //   auto ctx = model.context({.n_ctx = 2048}).value();
 //   for (int32_t tok : ctx.generate(prompt, {.temperature = 0.0f, .max_tokens = 32}).value().tokens) ...
+//
+//   auto chat = model.session().value();
+//   chat.add_text(gemma12b::Role::kUser, "Hello");  // returns a Status to check
+//   auto reply = chat.stream({.max_tokens = 64});
+//   for (const gemma12b::Piece& p : reply) std::cout << p.text;
+//   if (!reply.ok()) std::cerr << reply.error().message;
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -129,6 +137,13 @@ struct Reply {
   StopReason reason = StopReason::kMaxTokens;
 };
 
+// A piece of a streamed reply. `text` (UTF-8, never half a character) belongs to the session and
+// is valid until the stream moves on.
+struct Piece {
+  PieceKind kind = PieceKind::kContent;
+  std::string_view text;
+};
+
 namespace detail {
 // The sampling fields of GenerateOptions as C params (stop tokens and callbacks not included).
 inline gemma12b_generate_params to_params(const GenerateOptions& o) {
@@ -236,6 +251,138 @@ class Context {
   int32_t n_vocab_, n_embd_;
 };
 
+// A reply generated step by step (gemma12b_session_begin / _next_piece / _finish): a move-only
+// input range of pieces. Nothing throws: an error ends the loop and is kept for ok() / error().
+//
+//   auto stream = session.stream({.temperature = 0.0f, .max_tokens = 64});
+//   for (const gemma12b::Piece& p : stream) ...
+//   auto reply = stream.finish();  // Result<Reply>: the error, or the parts and the stop reason
+//
+// Leaving the loop early and calling finish() (or destroying the stream) stops generating there:
+// the reply so far joins the conversation with StopReason::kCancelled. The Session must outlive
+// the stream; while the stream is open the conversation cannot change (add_*, generate and
+// another stream fail with GEMMA12B_ERR_INVALID_ARGUMENT).
+class ReplyStream {
+ public:
+  class iterator {
+   public:
+    using iterator_concept = std::input_iterator_tag;
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Piece;
+    using difference_type = std::ptrdiff_t;
+    using reference = const Piece&;
+    using pointer = const Piece*;
+    iterator() = default;
+    reference operator*() const { return s_->piece_; }
+    pointer operator->() const { return &s_->piece_; }
+    iterator& operator++() {
+      s_->advance();
+      return *this;
+    }
+    void operator++(int) { s_->advance(); }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
+
+   private:
+    friend class ReplyStream;
+    explicit iterator(ReplyStream* s) : s_(s) {}
+    bool at_end() const { return s_ == nullptr || !s_->has_piece_; }
+    ReplyStream* s_ = nullptr;
+  };
+
+  ReplyStream(ReplyStream&& o) noexcept { *this = std::move(o); }
+  ReplyStream& operator=(ReplyStream&& o) noexcept {
+    if (this != &o) {
+      close();
+      s_ = std::exchange(o.s_, nullptr);
+      open_ = std::exchange(o.open_, false);
+      started_ = o.started_;
+      has_piece_ = std::exchange(o.has_piece_, false);
+      failed_ = o.failed_;
+      piece_ = o.piece_;
+      error_ = std::move(o.error_);
+    }
+    return *this;
+  }
+  ReplyStream(const ReplyStream&) = delete;
+  ReplyStream& operator=(const ReplyStream&) = delete;
+  ~ReplyStream() { close(); }
+
+  // The first call generates the first piece; the range is single-pass.
+  iterator begin() {
+    if (!started_) {
+      started_ = true;
+      advance();
+    }
+    return iterator(this);
+  }
+  std::default_sentinel_t end() const { return {}; }
+
+  // False once starting or generating failed (error() says why); true while running and after a
+  // complete reply.
+  bool ok() const { return !failed_; }
+  const Error& error() const { return error_; }
+  Status status() const {
+    if (failed_) return error_;
+    return Ok{};
+  }
+
+  // Closes the reply (stopping it if the loop left early) and returns it; the error instead when
+  // the stream failed.
+  Result<Reply> finish() {
+    if (failed_) return error_;
+    if (s_ == nullptr) return Error{GEMMA12B_ERR_INVALID_ARGUMENT, "ReplyStream::finish: the stream was moved from"};
+    gemma12b_stop_reason reason = GEMMA12B_STOP_MAX_TOKENS;
+    open_ = false;
+    has_piece_ = false;
+    if (gemma12b_status st = gemma12b_session_finish(s_, &reason); st != GEMMA12B_OK) return detail::last_error(st);
+    Reply r;
+    r.content = gemma12b_session_reply_content(s_);
+    r.reasoning = gemma12b_session_reply_reasoning(s_);
+    r.tool_calls_json = gemma12b_session_reply_tool_calls(s_);
+    r.reason = static_cast<StopReason>(reason);
+    return r;
+  }
+
+ private:
+  friend class Session;
+  ReplyStream(gemma12b_session* s, gemma12b_status begun) : s_(s), open_(begun == GEMMA12B_OK) {
+    if (begun != GEMMA12B_OK) {
+      failed_ = true;
+      error_ = detail::last_error(begun);
+    }
+  }
+  void advance() {
+    has_piece_ = false;
+    if (!open_) return;
+    int32_t kind = 0;
+    const char* text = nullptr;
+    size_t len = 0;
+    const gemma12b_status st = gemma12b_session_next_piece(s_, &kind, &text, &len);
+    if (st == GEMMA12B_OK) {
+      piece_ = Piece{static_cast<PieceKind>(kind), std::string_view(text, len)};
+      has_piece_ = true;
+      return;
+    }
+    open_ = false;  // GEMMA12B_END and errors both close the reply
+    if (st != GEMMA12B_END) {
+      failed_ = true;
+      error_ = detail::last_error(st);
+    }
+  }
+  void close() {
+    if (open_) gemma12b_session_finish(s_, nullptr);
+    open_ = false;
+  }
+
+  gemma12b_session* s_ = nullptr;
+  bool open_ = false;  // begun and not yet at the end, failed or finished
+  bool started_ = false;
+  bool has_piece_ = false;
+  bool failed_ = false;
+  Piece piece_;
+  Error error_{GEMMA12B_OK, ""};
+};
+
 // A chat: role-tagged text and media parts in, the model's reply streamed out. Move-only; one
 // thread at a time.
 class Session {
@@ -302,6 +449,13 @@ class Session {
     r.tool_calls_json = gemma12b_session_reply_tool_calls(s_);
     r.reason = static_cast<StopReason>(reason);
     return r;
+  }
+
+  // The reply as a range of pieces, pulled one at a time (see ReplyStream). o.stop_tokens and
+  // o.on_token are not used. A failure to start shows in the stream's ok() / error().
+  ReplyStream stream(const GenerateOptions& o = {}) {
+    const gemma12b_generate_params p = detail::to_params(o);
+    return ReplyStream(s_, gemma12b_session_begin(s_, &p));
   }
 
   gemma12b_session* handle() const { return s_; }

@@ -2,6 +2,16 @@
 // public header and libgemma12b.
 #include <cstdio>
 #include <gemma12b/gemma12b.hpp>
+#include <iterator>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// The reply stream is a single-pass range that range-for and the ranges library accept.
+static_assert(std::ranges::input_range<gemma12b::ReplyStream>);
+static_assert(std::input_iterator<gemma12b::ReplyStream::iterator>);
+static_assert(!std::is_copy_constructible_v<gemma12b::ReplyStream> && std::is_move_constructible_v<gemma12b::ReplyStream>);
 
 static int failures = 0;
 #define CHECK(cond)                                                     \
@@ -88,6 +98,80 @@ int main(int argc, char** argv) {
   CHECK(reply.ok());
   CHECK(session.n_rows() > 70);
   if (reply) CHECK(reply.value().tool_calls_json == "[]");
+
+  // Range-for over a streamed reply gives the pieces the callback sees, and the same reply.
+  using Pieces = std::vector<std::pair<gemma12b::PieceKind, std::string>>;
+  const gemma12b::GenerateOptions sampled{.temperature = 1.0f, .seed = 7, .max_tokens = 24};
+  for (const gemma12b::GenerateOptions& opts : {gemma12b::GenerateOptions{.temperature = 0.0f, .max_tokens = 12}, sampled}) {
+    auto a = mmodel.session({.n_ctx = 512, .kv_type = gemma12b::KvType::kF32}).value();
+    auto b = mmodel.session({.n_ctx = 512, .kv_type = gemma12b::KvType::kF32}).value();
+    for (const char* say : {"the cat sat on the mat", "and then"}) {
+      CHECK(a.add_text(gemma12b::Role::kUser, say).ok());
+      CHECK(b.add_text(gemma12b::Role::kUser, say).ok());
+      Pieces by_callback, by_range;
+      auto ra = a.generate(opts, [&](gemma12b::PieceKind k, std::string_view t) {
+        by_callback.emplace_back(k, std::string(t));
+        return true;
+      });
+      auto stream = b.stream(opts);
+      for (const gemma12b::Piece& p : stream) by_range.emplace_back(p.kind, std::string(p.text));
+      CHECK(stream.ok());
+      auto rb = stream.finish();
+      CHECK(ra.ok() && rb.ok());
+      CHECK(by_callback == by_range);
+      if (ra && rb) {
+        CHECK(ra.value().content == rb.value().content);
+        CHECK(ra.value().reasoning == rb.value().reasoning);
+        CHECK(ra.value().reason == rb.value().reason);
+      }
+      CHECK(a.n_rows() == b.n_rows() && a.reused_rows() == b.reused_rows());
+    }
+  }
+
+  // A temporary stream in the range-for closes its reply at the end of the loop.
+  {
+    auto chat = mmodel.session({.n_ctx = 512, .kv_type = gemma12b::KvType::kF32}).value();
+    CHECK(chat.add_text(gemma12b::Role::kUser, "the cat").ok());
+    std::string text;
+    for (const gemma12b::Piece& p : chat.stream(sampled)) text += p.text;
+    CHECK(chat.add_text(gemma12b::Role::kUser, "more").ok());  // the reply was closed
+
+    // Errors come back as values: a stream on a finished turn's open reply, changes while open.
+    auto open = chat.stream(sampled);
+    CHECK(open.ok());
+    auto it = open.begin();
+    CHECK(it != open.end());
+    CHECK(!chat.add_text(gemma12b::Role::kUser, "x").ok());
+    auto second = chat.stream(sampled);
+    CHECK(!second.ok() && second.error().status == GEMMA12B_ERR_INVALID_ARGUMENT);
+    CHECK(second.begin() == second.end());
+    CHECK(!second.finish().ok());
+    CHECK(!chat.generate(sampled).ok());
+    // Leaving early: finish() stops there and the reply so far joins the conversation.
+    auto cut = open.finish();
+    CHECK(cut.ok() && cut.value().reason == gemma12b::StopReason::kCancelled);
+    CHECK(open.ok() && open.begin() == open.end());
+    CHECK(chat.add_text(gemma12b::Role::kUser, "go on").ok());
+
+    // A moved stream carries the open reply; the moved-from one is empty.
+    auto first = chat.stream(sampled);
+    gemma12b::ReplyStream moved = std::move(first);
+    size_t n = 0;
+    for (const gemma12b::Piece& p : moved) n += p.text.size();
+    CHECK(n < 100000);
+    CHECK(moved.ok() && moved.status().ok());
+    CHECK(moved.finish().ok());
+    CHECK(!first.finish().ok());
+
+    // Starting on an empty conversation fails up front; the loop body never runs.
+    auto empty = mmodel.session().value();
+    auto none = empty.stream();
+    int iterations = 0;
+    for (const gemma12b::Piece& p : none) iterations += static_cast<int>(p.text.size()) + 1;
+    CHECK(iterations == 0 && !none.ok() && !none.error().message.empty());
+    CHECK(!none.status().ok());
+  }
+
   std::printf("test_cpp_api: %s\n", failures == 0 ? "all checks passed" : "FAILED");
   return failures == 0 ? 0 : 1;
 }
