@@ -333,4 +333,70 @@ gemma12b_status gemma12b_embed_audio_pcm(const gemma12b_model* model, const floa
   })
 }
 
+void gemma12b_video_params_init(gemma12b_video_params* p) {
+  if (p == nullptr) return;
+  std::memset(p, 0, sizeof(*p));
+  p->struct_size = sizeof(*p);
+  const gemma12b::MediaOptions d;
+  p->fps = static_cast<float>(d.video_fps);
+  p->max_frames = d.video_max_frames;
+  p->frame_tokens = d.video_frame_tokens;
+  p->with_audio = d.video_audio ? 1 : 0;
+  p->max_audio_seconds = static_cast<float>(d.max_audio_seconds);
+}
+
+gemma12b_status gemma12b_embed_video_file(const gemma12b_model* model, const char* path,
+                                          const gemma12b_video_params* params, float* out, size_t capacity,
+                                          int64_t* out_rows, gemma12b_video_block* out_blocks, size_t block_capacity,
+                                          size_t* out_n_blocks) {
+  GEMMA12B_CAPI_GUARD({
+    GEMMA12B_CHECK_ARG(model != nullptr && path != nullptr && out_rows != nullptr && out_n_blocks != nullptr &&
+                           (out != nullptr || capacity == 0) && (out_blocks != nullptr || block_capacity == 0),
+                       "gemma12b_embed_video_file: NULL argument");
+    gemma12b_video_params p;
+    gemma12b_video_params_init(&p);
+    GEMMA12B_CHECK_ARG(gemma12b::capi::read_params(params, &p),
+                       "gemma12b_embed_video_file: params->struct_size is not set (use gemma12b_video_params_init)");
+    GEMMA12B_CHECK_ARG(p.fps > 0.0f && p.fps <= 60.0f, "gemma12b_embed_video_file: fps must be in (0, 60]");
+    GEMMA12B_CHECK_ARG(p.max_frames > 0, "gemma12b_embed_video_file: max_frames must be > 0");
+    GEMMA12B_CHECK_ARG(gemma12b::valid_image_budget(p.frame_tokens),
+                       "gemma12b_embed_video_file: frame_tokens must be 70, 140, 280, 560 or 1120");
+    GEMMA12B_CHECK_ARG(p.max_audio_seconds > 0.0f, "gemma12b_embed_video_file: max_audio_seconds must be > 0");
+    if (!require_embedders(model, "gemma12b_embed_video_file")) return GEMMA12B_ERR_INVALID_ARGUMENT;
+    auto scope = model->log_scope();
+    gemma12b::MediaOptions mo;
+    mo.video_fps = p.fps;
+    mo.video_max_frames = p.max_frames;
+    mo.video_frame_tokens = p.frame_tokens;
+    mo.video_audio = p.with_audio != 0;
+    mo.max_audio_seconds = p.max_audio_seconds;
+    auto m = gemma12b::embed_media_file(*model->embedders, gemma12b::ChatPart::Kind::kVideo, path, mo);
+    if (!m.ok()) return fail(m.status());
+    const int64_t n_embd = model->model->config().d_model;
+    const int64_t rows = m->n_rows();
+    const size_t n_blocks = m->blocks.size();
+    *out_rows = rows;
+    *out_n_blocks = n_blocks;
+    if (capacity < static_cast<size_t>(rows * n_embd) || block_capacity < n_blocks) {
+      return fail(GEMMA12B_ERR_BUFFER_TOO_SMALL, "gemma12b_embed_video_file: output needs " + std::to_string(rows) +
+                                                     " rows of " + std::to_string(n_embd) + " floats and " +
+                                                     std::to_string(n_blocks) + " blocks");
+    }
+    int64_t row = 0;
+    for (size_t i = 0; i < n_blocks; ++i) {
+      const gemma12b::MediaBlock& b = m->blocks[i];
+      std::memcpy(out + row * n_embd, b.rows.data(), b.rows.size() * sizeof(float));
+      gemma12b_video_block vb;
+      std::memset(&vb, 0, sizeof vb);
+      vb.first_row = row;
+      vb.n_rows = b.n_rows;
+      vb.t_seconds = b.audio ? 0.0 : b.t_seconds;
+      vb.kind = b.audio ? GEMMA12B_VIDEO_BLOCK_AUDIO : GEMMA12B_VIDEO_BLOCK_FRAME;
+      out_blocks[i] = vb;
+      row += b.n_rows;
+    }
+    return ok();
+  })
+}
+
 }  // extern "C"

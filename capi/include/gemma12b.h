@@ -177,6 +177,44 @@ GEMMA12B_API gemma12b_status gemma12b_embed_audio_pcm(const gemma12b_model* mode
                                                       int32_t sample_rate, float max_seconds, float* out,
                                                       size_t capacity, int64_t* out_rows);
 
+/* A video: frames sampled at fps (at most max_frames, spread evenly over longer videos), each one
+ * bidirectional block of frame_tokens rows or fewer, then, with with_audio and when the file has
+ * an audio track, that track (16 kHz mono, refused past max_audio_seconds) as one causal block of
+ * 25 rows per second. A session's gemma12b_session_add_video_file inserts exactly these blocks:
+ * "MM:SS <|image>" frame rows "<image|>" per frame (joined by spaces), then "<|audio>" rows
+ * "<audio|>". */
+typedef struct {
+  size_t struct_size;
+  float fps;                /* frames sampled per second of video, in (0, 60]; default 1 */
+  int32_t max_frames;       /* default 32; at most 100000 */
+  int32_t frame_tokens;     /* per frame: 70 (default), 140, 280, 560 or 1120 */
+  int32_t with_audio;       /* nonzero: also embed the audio track; default 0 */
+  float max_audio_seconds;  /* default 30 */
+} gemma12b_video_params;
+
+typedef enum { GEMMA12B_VIDEO_BLOCK_FRAME = 0, GEMMA12B_VIDEO_BLOCK_AUDIO = 1 } gemma12b_video_block_kind;
+
+/* Where one block of a video's rows lies in the output (a fixed layout: this struct never grows). */
+typedef struct {
+  int64_t first_row; /* the block's first row in out */
+  int64_t n_rows;
+  double t_seconds;  /* a frame's timestamp (the prompt's "MM:SS" is its whole seconds); audio: 0 */
+  int32_t kind;      /* a gemma12b_video_block_kind: a frame is bidirectional, the audio causal */
+} gemma12b_video_block;
+
+GEMMA12B_API void gemma12b_video_params_init(gemma12b_video_params* params);
+/* Decodes and embeds a video file (params may be NULL: the defaults). out gets the rows of every
+ * block in order (*out_rows rows of gemma12b_model_n_embd floats) and out_blocks one entry per
+ * block (*out_n_blocks). The BUFFER_TOO_SMALL rule applies to both: when either capacity is too
+ * small, both sizes are reported and nothing is written. The rows never exceed
+ * max_frames * frame_tokens + (with_audio ? 25 * max_audio_seconds + 1 : 0), and the blocks
+ * max_frames + 1, so buffers of those sizes take any video in one call. */
+GEMMA12B_API gemma12b_status gemma12b_embed_video_file(const gemma12b_model* model, const char* path,
+                                                       const gemma12b_video_params* params, float* out,
+                                                       size_t capacity, int64_t* out_rows,
+                                                       gemma12b_video_block* out_blocks, size_t block_capacity,
+                                                       size_t* out_n_blocks);
+
 /* ---- context: one sequence (KV cache + decoder) ----------------------------------------- */
 typedef struct {
   size_t struct_size;

@@ -144,6 +144,32 @@ struct Piece {
   std::string_view text;
 };
 
+// Options of Model::embed_video (the C gemma12b_video_params).
+struct VideoOptions {
+  float fps = 1.0f;           // frames sampled per second, in (0, 60]
+  int32_t max_frames = 32;    // spread evenly over longer videos
+  int32_t frame_tokens = 70;  // per frame: 70, 140, 280, 560 or 1120
+  bool with_audio = false;    // also the audio track (when the file has one)
+  float max_audio_seconds = 30.0f;
+};
+
+// One block of an embedded video: a frame (bidirectional) or the audio track (causal).
+struct VideoBlock {
+  bool audio = false;
+  double t_seconds = 0.0;  // a frame's timestamp
+  int64_t first_row = 0, n_rows = 0;
+};
+
+struct VideoEmbedding {
+  int32_t n_embd = 0;
+  std::vector<float> rows;  // every block's rows in order, n_embd floats each
+  std::vector<VideoBlock> blocks;
+  std::span<const float> rows_of(const VideoBlock& b) const {
+    return std::span<const float>(rows).subspan(static_cast<size_t>(b.first_row) * static_cast<size_t>(n_embd),
+                                                static_cast<size_t>(b.n_rows) * static_cast<size_t>(n_embd));
+  }
+};
+
 namespace detail {
 // The sampling fields of GenerateOptions as C params (stop tokens and callbacks not included).
 inline gemma12b_generate_params to_params(const GenerateOptions& o) {
@@ -568,6 +594,56 @@ class Model {
     return embed([&](float* out, size_t cap, int64_t* rows) {
       return gemma12b_embed_audio_file(m_, path.c_str(), max_seconds, out, cap, rows);
     });
+  }
+
+  // A video's frames (and optionally its audio track) as rows, with the block layout and frame
+  // timestamps (gemma12b_embed_video_file).
+  Result<VideoEmbedding> embed_video(const std::string& path, const VideoOptions& o = {}) const {
+    gemma12b_video_params p;
+    gemma12b_video_params_init(&p);
+    p.fps = o.fps;
+    p.max_frames = o.max_frames;
+    p.frame_tokens = o.frame_tokens;
+    p.with_audio = o.with_audio ? 1 : 0;
+    p.max_audio_seconds = o.max_audio_seconds;
+    VideoEmbedding v;
+    v.n_embd = n_embd();
+    const size_t embd = static_cast<size_t>(v.n_embd);
+    // Buffers of the header's bound take the video in one call (one decode); past 64 Mi floats,
+    // or with options the call refuses anyway, ask for the size first.
+    size_t rows_cap = 0, blocks_cap = 0;
+    if (o.max_frames > 0 && o.max_frames <= 4096 && o.frame_tokens > 0 && o.frame_tokens <= 1120 &&
+        o.max_audio_seconds > 0.0f && o.max_audio_seconds <= 3600.0f && embd > 0) {
+      const size_t bound = static_cast<size_t>(o.max_frames) * static_cast<size_t>(o.frame_tokens) +
+                           (o.with_audio ? static_cast<size_t>(25.0f * o.max_audio_seconds) + 1 : 0);
+      if (bound * embd <= (size_t{64} << 20)) {
+        rows_cap = bound;
+        blocks_cap = static_cast<size_t>(o.max_frames) + 1;
+      }
+    }
+    std::vector<gemma12b_video_block> blocks;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      v.rows.resize(rows_cap * embd);
+      blocks.resize(blocks_cap);
+      int64_t rows = 0;
+      size_t n_blocks = 0;
+      const gemma12b_status st = gemma12b_embed_video_file(m_, path.c_str(), &p, v.rows.data(), v.rows.size(), &rows,
+                                                           blocks.data(), blocks.size(), &n_blocks);
+      if (st == GEMMA12B_ERR_BUFFER_TOO_SMALL && attempt == 0) {
+        rows_cap = static_cast<size_t>(rows);
+        blocks_cap = n_blocks;
+        continue;
+      }
+      if (st != GEMMA12B_OK) return detail::last_error(st);
+      v.rows.resize(static_cast<size_t>(rows) * embd);
+      v.rows.shrink_to_fit();
+      for (size_t i = 0; i < n_blocks; ++i) {
+        v.blocks.push_back(VideoBlock{blocks[i].kind == GEMMA12B_VIDEO_BLOCK_AUDIO, blocks[i].t_seconds,
+                                      blocks[i].first_row, blocks[i].n_rows});
+      }
+      return v;
+    }
+    return Error{GEMMA12B_ERR_INTERNAL, "embed_video: the video's size changed between two calls"};
   }
 
   gemma12b_model* handle() const { return m_; }

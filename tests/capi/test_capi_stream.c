@@ -1,5 +1,7 @@
-/* Step-wise session generation (gemma12b_session_begin / _next_piece / _finish) from C11, with
- * its error paths. Usage: test_capi_stream MODEL.gguf MMPROJ.gguf */
+/* Step-wise session generation (gemma12b_session_begin / _next_piece / _finish) and the video
+ * embedder (gemma12b_embed_video_file), from C11, with their error paths.
+ * Usage: test_capi_stream MODEL.gguf MMPROJ.gguf VIDEO.mp4 AUDIO.wav
+ * The video is tests/fixtures/media/rgb-3s.mp4: 64x48 at 10 fps, 3 s, with a stereo AAC track. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,9 +191,119 @@ static void check_step_errors(gemma12b_model* model) {
   CHECK(strcmp(gemma12b_status_string(GEMMA12B_END), "end of reply") == 0);
 }
 
+static void check_video(gemma12b_model* model, gemma12b_model* text_only, const char* mp4, const char* wav) {
+  const int32_t n_embd = gemma12b_model_n_embd(model);
+  int64_t rows = -1;
+  size_t n_blocks = 0;
+  /* Size query: 3 s at 1 fps = 3 frames of a 64x48 video, 9x7 = 63 rows each at 70 tokens. */
+  CHECK(gemma12b_embed_video_file(model, mp4, NULL, NULL, 0, &rows, NULL, 0, &n_blocks) ==
+        GEMMA12B_ERR_BUFFER_TOO_SMALL);
+  CHECK(rows == 3 * 63 && n_blocks == 3);
+  gemma12b_video_params vp;
+  gemma12b_video_params_init(&vp);
+  CHECK(vp.struct_size == sizeof vp && vp.fps == 1.0f && vp.max_frames == 32 && vp.frame_tokens == 70 &&
+        vp.with_audio == 0 && vp.max_audio_seconds == 30.0f);
+  vp.with_audio = 1;
+  /* One call with buffers of the header's bound. */
+  const size_t bound = (size_t)vp.max_frames * (size_t)vp.frame_tokens + (size_t)(25.0f * vp.max_audio_seconds) + 1;
+  float* out = (float*)malloc(sizeof(float) * bound * (size_t)n_embd);
+  gemma12b_video_block blocks[33];
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, out, bound * (size_t)n_embd, &rows, blocks, 33, &n_blocks) ==
+        GEMMA12B_OK);
+  CHECK(n_blocks == 4);
+  int64_t next_row = 0;
+  for (size_t i = 0; i < n_blocks && i < 4; ++i) {
+    CHECK(blocks[i].first_row == next_row);
+    next_row += blocks[i].n_rows;
+    if (i < 3) {
+      CHECK(blocks[i].kind == GEMMA12B_VIDEO_BLOCK_FRAME);
+      CHECK(blocks[i].n_rows == 63);
+      CHECK(blocks[i].t_seconds > (double)i - 0.06 && blocks[i].t_seconds < (double)i + 0.06);
+    } else {
+      CHECK(blocks[i].kind == GEMMA12B_VIDEO_BLOCK_AUDIO);
+      CHECK(blocks[i].t_seconds == 0.0);
+      CHECK(blocks[i].n_rows >= 74 && blocks[i].n_rows <= 77); /* 3 s at 25 rows per second */
+    }
+  }
+  CHECK(next_row == rows);
+  /* The frames are red, green and blue: different rows; the same call again gives the same rows. */
+  CHECK(memcmp(out, out + 63 * (size_t)n_embd, sizeof(float) * 63 * (size_t)n_embd) != 0);
+  float* again = (float*)malloc(sizeof(float) * (size_t)rows * (size_t)n_embd);
+  int64_t rows2 = 0;
+  size_t n_blocks2 = 0;
+  gemma12b_video_block blocks2[4];
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, again, (size_t)rows * (size_t)n_embd, &rows2, blocks2, 4,
+                                  &n_blocks2) == GEMMA12B_OK);
+  CHECK(rows2 == rows && n_blocks2 == 4 && memcmp(out, again, sizeof(float) * (size_t)rows * (size_t)n_embd) == 0);
+
+  /* Too few blocks (rows would fit): both sizes reported, nothing written. */
+  memset(again, 0, sizeof(float) * (size_t)n_embd);
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, again, (size_t)rows * (size_t)n_embd, &rows2, blocks2, 3,
+                                  &n_blocks2) == GEMMA12B_ERR_BUFFER_TOO_SMALL);
+  CHECK(rows2 == rows && n_blocks2 == 4 && again[0] == 0.0f);
+
+  /* Options: more frames per second, fewer frames, a bigger budget per frame. */
+  gemma12b_video_params_init(&vp);
+  vp.fps = 2.0f;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_BUFFER_TOO_SMALL);
+  CHECK(n_blocks == 6 && rows == 6 * 63);
+  vp.max_frames = 2;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_BUFFER_TOO_SMALL);
+  CHECK(n_blocks == 2);
+  gemma12b_video_params_init(&vp);
+  vp.frame_tokens = 140;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_BUFFER_TOO_SMALL);
+  CHECK(n_blocks == 3 && rows > 3 * 63 && rows <= 3 * 140);
+  /* An older caller's struct without frame_tokens: the default (70) applies. */
+  gemma12b_video_params_init(&vp);
+  vp.struct_size = offsetof(gemma12b_video_params, frame_tokens);
+  vp.frame_tokens = 1120;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_BUFFER_TOO_SMALL);
+  CHECK(rows == 3 * 63);
+
+  /* Bad options, arguments and files. */
+  gemma12b_video_params_init(&vp);
+  vp.fps = 0.0f;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(gemma12b_last_error(), "fps") != NULL);
+  vp.fps = 61.0f;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  gemma12b_video_params_init(&vp);
+  vp.max_frames = 0;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  gemma12b_video_params_init(&vp);
+  vp.frame_tokens = 71;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  gemma12b_video_params_init(&vp);
+  vp.max_audio_seconds = 0.0f;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  gemma12b_video_params_init(&vp);
+  vp.with_audio = 1;
+  vp.max_audio_seconds = 1.0f; /* the 3 s track is refused */
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  gemma12b_video_params_init(&vp);
+  vp.struct_size = 0;
+  CHECK(gemma12b_embed_video_file(model, mp4, &vp, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(gemma12b_embed_video_file(NULL, mp4, NULL, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(gemma12b_embed_video_file(model, NULL, NULL, NULL, 0, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(gemma12b_embed_video_file(model, mp4, NULL, NULL, 0, NULL, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(gemma12b_embed_video_file(model, mp4, NULL, NULL, 0, &rows, NULL, 0, NULL) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(gemma12b_embed_video_file(model, mp4, NULL, NULL, 10, &rows, NULL, 0, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(gemma12b_embed_video_file(model, mp4, NULL, NULL, 0, &rows, NULL, 2, &n_blocks) == GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(gemma12b_embed_video_file(model, "/nonexistent/video.mp4", NULL, NULL, 0, &rows, NULL, 0, &n_blocks) ==
+        GEMMA12B_ERR_NOT_FOUND);
+  CHECK(gemma12b_embed_video_file(model, wav, NULL, NULL, 0, &rows, NULL, 0, &n_blocks) != GEMMA12B_OK);
+  CHECK(gemma12b_embed_video_file(text_only, mp4, NULL, NULL, 0, &rows, NULL, 0, &n_blocks) ==
+        GEMMA12B_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(gemma12b_last_error(), "projector") != NULL);
+  gemma12b_video_params_init(NULL); /* ignored */
+  free(out);
+  free(again);
+}
+
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: %s MODEL.gguf MMPROJ.gguf\n", argv[0]);
+  if (argc != 5) {
+    fprintf(stderr, "usage: %s MODEL.gguf MMPROJ.gguf VIDEO.mp4 AUDIO.wav\n", argv[0]);
     return 2;
   }
   gemma12b_model_params mp;
@@ -200,12 +312,16 @@ int main(int argc, char** argv) {
   mp.n_threads = 2;
   gemma12b_model* model = NULL;
   CHECK(gemma12b_model_load(argv[1], &mp, &model) == GEMMA12B_OK);
-  if (model == NULL) return 1;
+  gemma12b_model* text_only = NULL;
+  CHECK(gemma12b_model_load(argv[1], NULL, &text_only) == GEMMA12B_OK);
+  if (model == NULL || text_only == NULL) return 1;
 
   check_step_equals_callback(model, 0.0f, 12); /* greedy */
   check_step_equals_callback(model, 1.0f, 24); /* seeded sampling: more varied pieces */
   check_step_errors(model);
+  check_video(model, text_only, argv[3], argv[4]);
 
+  gemma12b_model_free(text_only);
   gemma12b_model_free(model);
   printf("%d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;

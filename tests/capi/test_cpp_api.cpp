@@ -23,8 +23,8 @@ static int failures = 0;
   } while (0)
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s MODEL.gguf MMPROJ.gguf IMAGE.png\n", argv[0]);
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: %s MODEL.gguf MMPROJ.gguf IMAGE.png VIDEO.mp4\n", argv[0]);
     return 2;
   }
   auto missing = gemma12b::Model::load("/nonexistent.gguf");
@@ -172,6 +172,30 @@ int main(int argc, char** argv) {
     CHECK(!none.status().ok());
   }
 
+  // The video embedder: frames with timestamps, then the audio track.
+  auto video = mmodel.embed_video(argv[4], {.with_audio = true});
+  CHECK(video.ok());
+  if (video) {
+    const gemma12b::VideoEmbedding& v = video.value();
+    CHECK(v.blocks.size() == 4);
+    int64_t rows = 0;
+    for (size_t i = 0; i < v.blocks.size(); ++i) {
+      CHECK(v.blocks[i].first_row == rows);
+      CHECK(v.blocks[i].audio == (i == 3));
+      CHECK(v.rows_of(v.blocks[i]).size() == static_cast<size_t>(v.blocks[i].n_rows) * 256u);
+      rows += v.blocks[i].n_rows;
+    }
+    CHECK(v.rows.size() == static_cast<size_t>(rows) * 256u);
+    CHECK(v.blocks[1].t_seconds > 0.9 && v.blocks[1].t_seconds < 1.1);
+  }
+  auto frames_only = mmodel.embed_video(argv[4], {.fps = 2.0f, .max_frames = 4, .frame_tokens = 140});
+  CHECK(frames_only.ok() && frames_only.value().blocks.size() == 4);
+  auto big = mmodel.embed_video(argv[4], {.max_frames = 5000, .frame_tokens = 1120});  // size asked first
+  CHECK(big.ok() && big.value().blocks.size() == 3);
+  CHECK(!mmodel.embed_video(argv[4], {.frame_tokens = 71}).ok());
+  CHECK(!mmodel.embed_video(argv[4], {.max_frames = 1000000}).ok());  // past the decoder's limit
+  CHECK(!mmodel.embed_video("/nonexistent.mp4").ok());
+  CHECK(!model.embed_video(argv[4]).ok());  // no projector
   std::printf("test_cpp_api: %s\n", failures == 0 ? "all checks passed" : "FAILED");
   return failures == 0 ? 0 : 1;
 }
