@@ -1,44 +1,54 @@
 // The CPU device: host memory (weights are wrapped in place), a fixed thread pool, synchronous
 // execution of cpu::execute.
+#include <string>
 #include <thread>
 
 #include "core/backend.h"
 #include "core/ops.h"
 #include "cpu/cpu_kernels.h"
+#include "cpu/isa.h"
+#include "util/log.h"
 
 namespace gemma12b {
 namespace {
 
 class CpuStream final : public Stream {
  public:
-  explicit CpuStream(ThreadPool& pool) : pool_(pool) {}
+  explicit CpuStream(const cpu::Context& ctx) : ctx_(ctx) {}
   Status execute(const Op& op) override {
     G12_RETURN_IF_ERROR(validate_op(op));
-    return cpu::execute(op, pool_);
+    return cpu::execute(op, ctx_);
   }
   Status synchronize() override { return OkStatus(); }
 
  private:
-  ThreadPool& pool_;
+  const cpu::Context& ctx_;
 };
 
 class CpuDevice final : public HostDevice {
  public:
-  explicit CpuDevice(int n_threads) : pool_(n_threads) {}
+  CpuDevice(int n_threads, cpu::Isa isa, bool exact)
+      : pool_(n_threads), ctx_{pool_, cpu::kernels(isa), exact} {
+    caps_.int_dot = isa != cpu::Isa::kScalar;
+  }
   std::string_view name() const override { return "cpu"; }
   StatusOr<std::unique_ptr<Stream>> create_stream() override {
-    return std::unique_ptr<Stream>(new CpuStream(pool_));
+    return std::unique_ptr<Stream>(new CpuStream(ctx_));
   }
 
  private:
   ThreadPool pool_;
+  cpu::Context ctx_;
 };
 
 StatusOr<std::unique_ptr<Device>> create_cpu(const DeviceOptions& options) {
   int n = options.n_threads;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (n > 1024) return InvalidArgument("cpu: %d threads requested; at most 1024", n);
-  return std::unique_ptr<Device>(new CpuDevice(n));
+  const cpu::Isa isa = cpu::isa_from_env();
+  log_info("cpu backend: %d threads, %s kernels%s", n, std::string(cpu::isa_name(isa)),
+           options.exact_matmul ? ", exact (f32-activation) matmuls" : "");
+  return std::unique_ptr<Device>(new CpuDevice(n, isa, options.exact_matmul));
 }
 
 }  // namespace

@@ -63,11 +63,95 @@ void sgemm_nt(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, cons
 #endif
 }
 
-Status matmul(const Op& op, ThreadPool& pool) {
+// Output rows of the weight matrix handled as one unit: a tile of weight rows stays in L2 while
+// every 4-row chunk of activations passes over it.
+constexpr int64_t kNTile = 32;
+// From this many activation rows on, a quantized matmul uses the ISA's GEMM kernel if it has one.
+constexpr int64_t kGemmMinRows = 16;
+
+// Matmul with int8 activations for q4_0/q8_0/q4_k/q6_k weights (cpu/qdot.h).
+void matmul_int8(const Op& op, const Context& ctx) {
+  const TensorView &x = op.src[0], &w = op.src[1], &d = op.dst;
+  const int64_t M = x.n_rows(), N = w.dim(0), K = w.dim(1);
+  thread_local QActs acts;  // the calling thread's; workers only read it
+  acts.resize(M, K);
+  QActs* a = &acts;
+  auto quantize = [&](int64_t b, int64_t e, int) {
+    for (int64_t m = b; m < e; ++m) a->quantize_row(m, reinterpret_cast<const float*>(x.host_row(m)));
+  };
+  if (M >= 8) {
+    ctx.pool.parallel_for(M, quantize);
+  } else {
+    quantize(0, M, 0);
+  }
+  const RowDotFn dot = ctx.kernels.int8(w.dtype);
+  const size_t ldw = w.stride[0], ldo = d.stride[d.rank - 2] / sizeof(float);
+  // Several output rows per call need one row stride (any 2-D view, or contiguous).
+  const bool uniform = d.rank == 2 || d.is_contiguous();
+  const int64_t max_r = uniform ? kMaxRows : 1;
+  const uint8_t* w0 = w.host_row(0);
+  const GemmFn gemm = ctx.kernels.gemm(w.dtype);
+  if (gemm != nullptr && uniform && M >= kGemmMinRows) {
+    // Prefill: tiles of 16 weight rows, each repacked once and met by every activation row.
+    float* out = reinterpret_cast<float*>(d.host_row(0));
+    const int64_t tiles = (N + kGemmTile - 1) / kGemmTile;
+    ctx.pool.parallel_for(tiles, [&](int64_t b, int64_t e, int) {
+      thread_local std::vector<uint8_t> scratch;  // this worker's packed tile
+      if (scratch.size() < gemm_scratch_bytes(K) + 64) scratch.resize(gemm_scratch_bytes(K) + 64);
+      uint8_t* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t n0 = t * kGemmTile;
+        gemm(w0 + n0 * ldw, ldw, std::min(kGemmTile, N - n0), *a, K, out + n0, ldo, aligned);
+      }
+    });
+    return;
+  }
+  ctx.pool.parallel_for(N, [&](int64_t b, int64_t e, int) {
+    QRow rows[kMaxRows];
+    for (int64_t n0 = b; n0 < e; n0 += kNTile) {
+      const int64_t nn = std::min(e - n0, kNTile);
+      for (int64_t m0 = 0; m0 < M; m0 += max_r) {
+        const int R = static_cast<int>(std::min<int64_t>(max_r, M - m0));
+        for (int r = 0; r < R; ++r) rows[r] = a->row(m0 + r);
+        dot(w0 + n0 * ldw, ldw, nn, rows, R, K, reinterpret_cast<float*>(d.host_row(m0)) + n0, ldo);
+      }
+    }
+  });
+}
+
+// Matmul for f32/f16/bf16 weights with few activation rows: SIMD dots, no weight conversion.
+void matmul_float_rows(const Op& op, const Context& ctx) {
+  const TensorView &x = op.src[0], &w = op.src[1], &d = op.dst;
+  const int64_t M = x.n_rows(), N = w.dim(0), K = w.dim(1);
+  const FloatDotFn dot = ctx.kernels.fp(w.dtype);
+  const size_t ldw = w.stride[0], ldo = d.stride[d.rank - 2] / sizeof(float);
+  // Several output rows per call need one row stride (any 2-D view, or contiguous).
+  const int64_t max_r = d.rank == 2 || d.is_contiguous() ? kMaxRows : 1;
+  const uint8_t* w0 = w.host_row(0);
+  ctx.pool.parallel_for(N, [&](int64_t b, int64_t e, int) {
+    const float* rows[kMaxRows];
+    for (int64_t n0 = b; n0 < e; n0 += kNTile) {
+      const int64_t nn = std::min(e - n0, kNTile);
+      for (int64_t m0 = 0; m0 < M; m0 += max_r) {
+        const int R = static_cast<int>(std::min<int64_t>(max_r, M - m0));
+        for (int r = 0; r < R; ++r) rows[r] = reinterpret_cast<const float*>(x.host_row(m0 + r));
+        dot(w0 + n0 * ldw, ldw, nn, rows, R, K, reinterpret_cast<float*>(d.host_row(m0)) + n0, ldo);
+      }
+    }
+  });
+}
+
+Status matmul(const Op& op, const Context& ctx) {
+  ThreadPool& pool = ctx.pool;
   const TensorView &x = op.src[0], &w = op.src[1], &bias = op.src[2], &d = op.dst;
   const int64_t M = x.n_rows(), N = w.dim(0), K = w.dim(1);
   const bool contiguous = x.is_contiguous() && d.is_contiguous();
-  if (M >= 8 && contiguous) {
+  const bool float_w = w.dtype == DType::kF32 || w.dtype == DType::kF16 || w.dtype == DType::kBF16;
+  if (!ctx.exact_matmul && has_int8_kernel(w.dtype) && K % 64 == 0) {
+    matmul_int8(op, ctx);
+  } else if (float_w && (M < 8 || !contiguous)) {
+    matmul_float_rows(op, ctx);
+  } else if (M >= 8 && contiguous) {
     // Batched: convert weight panels to f32 (in parallel) and hand them to sgemm.
     const auto* xs = reinterpret_cast<const float*>(x.host_data());
     auto* out = reinterpret_cast<float*>(d.host_data());
@@ -88,6 +172,7 @@ Status matmul(const Op& op, ThreadPool& pool) {
       sgemm_nt(M, nn, K, xs, K, wp, out + n0, N);
     }
   } else {
+    // Quantized weights with exact (f32) activations and few rows: dequantize each row once.
     pool.parallel_for(N, [&](int64_t b, int64_t e, int) {
       for (int64_t n = b; n < e; ++n) {
         const float* wr = row_f32(w, n, tls_a);
@@ -323,9 +408,10 @@ float gelu_tanh(float z) {
 
 }  // namespace
 
-Status execute(const Op& op, ThreadPool& pool) {
+Status execute(const Op& op, const Context& ctx) {
+  ThreadPool& pool = ctx.pool;
   switch (op.kind) {
-    case OpKind::kMatmul: return matmul(op, pool);
+    case OpKind::kMatmul: return matmul(op, ctx);
     case OpKind::kGetRows: return get_rows(op, pool);
     case OpKind::kRmsNorm: return norm(op, pool, /*layer=*/false);
     case OpKind::kLayerNorm: return norm(op, pool, /*layer=*/true);

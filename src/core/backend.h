@@ -75,6 +75,9 @@ class Device {
 // ---- registry ----------------------------------------------------------------------------------
 struct DeviceOptions {
   int n_threads = 0;  // 0 = all hardware threads
+  // CPU: quantized weights meet f32 activations (the dequantized-f32 math of the reference
+  // backend) instead of int8 activations per 32-block (llama.cpp's scheme, several times faster).
+  bool exact_matmul = false;
 };
 
 struct BackendFactory {

@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "core/quant.h"
+#include "cpu/isa.h"
 
 namespace gemma12b::optest {
 
@@ -67,12 +69,19 @@ const std::vector<Target>& targets() {
     std::vector<std::unique_ptr<Device>> devices;
     std::vector<std::unique_ptr<Stream>> streams;
     std::vector<Target> targets;
-    void add(const char* label, const char* backend, int threads) {
-      auto dev = create_device(backend, DeviceOptions{threads});
+    void add(const std::string& label, const char* backend, int threads, const char* isa = nullptr,
+             bool exact = false) {
+      if (isa != nullptr) setenv("GEMMA12B_CPU_ISA", isa, 1);
+      DeviceOptions options;
+      options.n_threads = threads;
+      options.exact_matmul = exact;
+      auto dev = create_device(backend, options);
+      if (isa != nullptr) unsetenv("GEMMA12B_CPU_ISA");
       REQUIRE_MESSAGE(dev.ok(), dev.status().ToString());
       auto stream = (*dev)->create_stream();
       REQUIRE_MESSAGE(stream.ok(), stream.status().ToString());
-      targets.push_back(Target{label, dev->get(), stream->get()});
+      const bool int8 = std::string(backend) == "cpu" && !exact;
+      targets.push_back(Target{label, dev->get(), stream->get(), int8});
       devices.push_back(std::move(*dev));
       streams.push_back(std::move(*stream));
     }
@@ -80,8 +89,17 @@ const std::vector<Target>& targets() {
   static Holder* holder = [] {
     auto* h = new Holder;
     h->add("reference", "reference", 1);
-    h->add("cpu/2t", "cpu", 2);
-    h->add("cpu/1t", "cpu", 1);
+    const cpu::Isa best = cpu::detect_isa();
+    const std::string b(cpu::isa_name(best));
+    h->add("cpu/" + b + "/2t", "cpu", 2);
+    h->add("cpu/" + b + "/1t", "cpu", 1);
+    // Every slower path this processor can run, forced through the environment as a user would.
+    for (cpu::Isa isa : {cpu::Isa::kAvx2, cpu::Isa::kScalar}) {
+      if (isa >= best) continue;
+      const std::string n(cpu::isa_name(isa));
+      h->add("cpu/" + n + "/2t", "cpu", 2, n.c_str());
+    }
+    h->add("cpu/exact/2t", "cpu", 2, nullptr, /*exact=*/true);
     return h;
   }();
   return holder->targets;
@@ -166,6 +184,31 @@ std::vector<Outcome> run_all(const std::string& what, const Body& body) {
   return outs;
 }
 
+void check_close(const std::string& what, const std::string& target, const std::vector<float>& got,
+                 const std::vector<double>& ref, const TolFn& tol) {
+  REQUIRE(got.size() == ref.size());
+  size_t n_bad = 0, worst = 0;
+  double worst_ratio = -1.0, max_abs = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double diff = std::fabs(static_cast<double>(got[i]) - ref[i]);
+    const double t = tol(i, ref[i]);
+    const bool bad = !(diff <= t);  // NaN counts as bad
+    if (bad) ++n_bad;
+    const double ratio = std::isnan(diff) ? INFINITY : diff / std::max(t, 1e-300);
+    if (ratio > worst_ratio) {
+      worst_ratio = ratio;
+      worst = i;
+    }
+    if (!std::isnan(diff)) max_abs = std::max(max_abs, diff);
+  }
+  CHECK_MESSAGE(n_bad == 0,
+                absl::StrFormat("%s on %s: %d of %d elements out of tolerance; worst [%d] "
+                                "expected %.9g got %.9g (diff %.3g, tol %.3g); max |diff| %.3g",
+                                what, target, n_bad, ref.size(), worst, ref[worst], got[worst],
+                                std::fabs(static_cast<double>(got[worst]) - ref[worst]),
+                                tol(worst, ref[worst]), max_abs));
+}
+
 std::vector<float> expect_close(const std::string& what, const Body& body, const TolFn& tol) {
   const std::vector<Outcome> outs = run_all(what, body);
   const auto& ts = targets();
@@ -177,27 +220,7 @@ std::vector<float> expect_close(const std::string& what, const Body& body, const
       continue;
     }
     const std::vector<float> got = bytes_to_f32(outs[k].bytes);
-    REQUIRE(got.size() == ref.size());
-    size_t n_bad = 0, worst = 0;
-    double worst_ratio = -1.0, max_abs = 0.0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-      const double diff = std::fabs(static_cast<double>(got[i]) - ref[i]);
-      const double t = tol(i, ref[i]);
-      const bool bad = !(diff <= t);  // NaN counts as bad
-      if (bad) ++n_bad;
-      const double ratio = std::isnan(diff) ? INFINITY : diff / std::max(t, 1e-300);
-      if (ratio > worst_ratio) {
-        worst_ratio = ratio;
-        worst = i;
-      }
-      if (!std::isnan(diff)) max_abs = std::max(max_abs, diff);
-    }
-    CHECK_MESSAGE(n_bad == 0,
-                  absl::StrFormat("%s on %s: %d of %d elements out of tolerance; worst [%d] "
-                                  "ref %.9g got %.9g (diff %.3g, tol %.3g); max |diff| %.3g",
-                                  what, ts[k].name, n_bad, ref.size(), worst, ref[worst],
-                                  got[worst], std::fabs(static_cast<double>(got[worst]) - ref[worst]),
-                                  tol(worst, ref[worst]), max_abs));
+    check_close(what, ts[k].name, got, std::vector<double>(ref.begin(), ref.end()), tol);
   }
   return ref;
 }

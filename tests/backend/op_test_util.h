@@ -42,11 +42,13 @@ std::vector<float> bytes_to_f32(const std::vector<uint8_t>& bytes);
 
 // One backend under test (or the oracle).
 struct Target {
-  std::string name;  // "reference", "cpu/2t", "cpu/1t"
+  std::string name;  // "reference", "cpu/avx512/2t", ...
   Device* device;
   Stream* stream;
+  bool int8_matmul = false;  // quantized weights meet int8 activations (cpu/qdot.h)
 };
-// [reference, cpu with 2 threads, cpu with 1 thread]; created once per process.
+// [reference, cpu (best ISA) with 2 and 1 threads, cpu with each slower ISA path this processor
+// has (forced with GEMMA12B_CPU_ISA), cpu with exact (f32-activation) matmuls]; created once.
 const std::vector<Target>& targets();
 
 // The result of running an op body on one target: its status and, when OK, the dst bytes.
@@ -98,6 +100,10 @@ std::vector<Outcome> run_all(const std::string& what, const Body& body);
 // Runs body everywhere; requires the reference to succeed and every other target to succeed and
 // produce f32 output within tol of the reference's. Returns the reference output.
 std::vector<float> expect_close(const std::string& what, const Body& body, const TolFn& tol);
+// One CHECK that got[i] is within tol(i, expected[i]) of expected[i] for every i (NaN fails),
+// naming the worst element.
+void check_close(const std::string& what, const std::string& target, const std::vector<float>& got,
+                 const std::vector<double>& expected, const TolFn& tol);
 // As expect_close but every target's dst bytes must equal the reference's exactly.
 std::vector<uint8_t> expect_bytes_equal(const std::string& what, const Body& body);
 // Runs body everywhere and requires a non-OK status from each target (of `code` unless kOk).

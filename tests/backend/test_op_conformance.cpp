@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "core/ops.h"
 #include "core/quant.h"
+#include "cpu/qdot.h"
 #include "op_test_util.h"
 
 namespace gemma12b {
@@ -98,18 +99,67 @@ void run_matmul(const MatmulCase& c) {
     const TensorView bv = c.bias ? env.upload(f32_tensor({N}, b)) : TensorView{};
     return env.finish(ops::matmul(env.stream(), dv, xv, wv, bv), dv);
   };
-  expect_close(what, body, [&](size_t i, double ref) { return tol[i] + 2.0 * kU * std::fabs(ref); });
+  // The int8 path (quantized weights on a CPU target without exact_matmul): its exact result is
+  // the same weights times the activations rounded by cpu::quantize_block32, so we rebuild that
+  // in double and allow only f32 accumulation error around it (a kernel that drops, repeats or
+  // misplaces a block or a lane is off by far more). For q4_k the scale and min parts of a weight
+  // can each be larger than the weight, so their magnitude (≤ 3·max|w| for these inputs) is used.
+  const bool int8 = cpu::has_int8_kernel(c.wt) && K % 64 == 0;
+  std::vector<double> y8(M * N), tol8(M * N);
+  if (int8) {
+    std::vector<double> xq(M * K);
+    for (int64_t m = 0; m < M; ++m) {
+      for (int64_t b0 = 0; b0 < K; b0 += 32) {
+        int8_t q[32];
+        float dx;
+        cpu::quantize_block32(&x[m * K + b0], q, &dx);
+        for (int j = 0; j < 32; ++j) xq[m * K + b0 + j] = static_cast<double>(q[j]) * dx;
+      }
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      double wmax = 0.0;
+      for (int64_t k = 0; k < K; ++k) wmax = std::max(wmax, std::fabs(static_cast<double>(wf[n * K + k])));
+      for (int64_t m = 0; m < M; ++m) {
+        double sum = c.bias ? b[n] : 0.0, mag = 0.0;
+        for (int64_t k = 0; k < K; ++k) {
+          sum += xq[m * K + k] * wf[n * K + k];
+          mag += std::fabs(xq[m * K + k]) * (c.wt == DType::kQ4_K ? 3.0 * wmax : std::fabs(static_cast<double>(wf[n * K + k])));
+        }
+        y8[m * N + n] = sum;
+        tol8[m * N + n] = 4.0 * std::sqrt(static_cast<double>(K)) * kU * mag + 4.0 * kU * std::fabs(sum);
+      }
+    }
+  }
+  const std::vector<Outcome> outs = run_all(what, body);
+  REQUIRE_MESSAGE(outs[0].status.ok(), what, ": reference failed: ", outs[0].status.ToString());
+  const std::vector<float> ref = bytes_to_f32(outs[0].bytes);
+  for (size_t k = 1; k < outs.size(); ++k) {
+    const Target& t = targets()[k];
+    if (!outs[k].status.ok()) {
+      FAIL_CHECK(what, " on ", t.name, " failed: ", outs[k].status.ToString());
+      continue;
+    }
+    const std::vector<float> got = bytes_to_f32(outs[k].bytes);
+    if (int8 && t.int8_matmul) {
+      check_close(what, t.name, got, y8, [&](size_t i, double) { return tol8[i]; });
+    } else {
+      check_close(what, t.name, got, std::vector<double>(ref.begin(), ref.end()),
+                  [&](size_t i, double r) { return tol[i] + 2.0 * kU * std::fabs(r); });
+    }
+  }
 }
 
-TEST_CASE("op: matmul, every weight dtype, both CPU paths") {
+TEST_CASE("op: matmul, every weight dtype, every CPU path") {
   const DType types[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0,
                          DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
   uint32_t seed = 1;
   for (DType wt : types) {
     const int64_t block = dtype_traits(wt).block_size;
-    for (int64_t K : {64, 256, 512}) {
+    // K = 96: a q4_0/q8_0 row that is not a whole number of 64-element chunks (no int8 path).
+    for (int64_t K : {64, 96, 192, 256, 512}) {
       if (K % block != 0) continue;  // k-quants need K % 256 == 0
-      for (int64_t M : {1, 3, 8, 37}) {
+      // M covers every remainder of the 4-row chunks the int8 and float row kernels take.
+      for (int64_t M : {1, 2, 3, 5, 8, 37}) {
         for (bool bias : {false, true}) {
           // N odd (not a multiple of the thread count) and not a multiple of 8 or 16.
           run_matmul({wt, M, K, /*N=*/(M == 37 ? 45 : 67), bias, seed++});

@@ -1,0 +1,113 @@
+#include "cpu/qdot.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace gemma12b::cpu {
+
+void quantize_block32(const float* x, int8_t* q, float* dx) {
+  float amax = 0.0f;
+  for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float d = amax / 127.0f;
+  const float id = d > 0.0f ? 1.0f / d : 0.0f;
+  // Round to nearest even without libm: adding 1.5·2^23 leaves the rounded value in the low
+  // mantissa bits (|x·id| ≤ 127 after the scaling, far inside the trick's range).
+  constexpr float kMagic = 12582912.0f;
+  for (int i = 0; i < 32; ++i) {
+    const float r = (x[i] * id + kMagic) - kMagic;
+    q[i] = static_cast<int8_t>(static_cast<int>(r));
+  }
+  *dx = d;
+}
+
+void QActs::resize(int64_t M, int64_t K) {
+  M_ = M;
+  K_ = K;
+  const size_t n = static_cast<size_t>(M * K);
+  if (q_.size() < n) {
+    q_.resize(n);
+    dl_.resize(n / 4);
+    ns4_.resize(n / 4);
+    ns16_.resize(n / 16);
+    ds_.resize(n / 32);
+  }
+}
+
+void QActs::quantize_row(int64_t m, const float* xr) {
+  {
+    int8_t* q = q_.data() + m * K_;
+    float* dl = dl_.data() + m * K_ / 4;
+    int32_t* ns4 = ns4_.data() + m * K_ / 4;
+    float* ds = ds_.data() + m * K_ / 32;
+    int32_t* ns16 = ns16_.data() + m * K_ / 16;
+    for (int64_t b = 0; b < K_ / 32; ++b) {
+      float d;
+      quantize_block32(xr + 32 * b, q + 32 * b, &d);
+      int32_t total = 0;
+      for (int l = 0; l < 8; ++l) {
+        const int8_t* ql = q + 32 * b + 4 * l;
+        const int32_t s = ql[0] + ql[1] + ql[2] + ql[3];
+        ns4[8 * b + l] = -s;
+        dl[8 * b + l] = d;
+        total += s;
+      }
+      ds[b] = d * static_cast<float>(total);
+      ns16[2 * b] = ns4[8 * b] + ns4[8 * b + 1] + ns4[8 * b + 2] + ns4[8 * b + 3];
+      ns16[2 * b + 1] = ns4[8 * b + 4] + ns4[8 * b + 5] + ns4[8 * b + 6] + ns4[8 * b + 7];
+    }
+  }
+}
+
+QRow QActs::row(int64_t m) const {
+  return QRow{q_.data() + m * K_, dl_.data() + m * K_ / 4, ns4_.data() + m * K_ / 4, ds_.data() + m * K_ / 32,
+              ns16_.data() + m * K_ / 16};
+}
+
+bool has_int8_kernel(DType t) {
+  return t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
+}
+
+RowDotFn Kernels::int8(DType t) const {
+  switch (t) {
+    case DType::kQ4_0: return q4_0;
+    case DType::kQ8_0: return q8_0;
+    case DType::kQ4_K: return q4_k;
+    case DType::kQ6_K: return q6_k;
+    default: return nullptr;
+  }
+}
+
+GemmFn Kernels::gemm(DType t) const {
+  switch (t) {
+    case DType::kQ4_0: return gemm_q4_0;
+    case DType::kQ8_0: return gemm_q8_0;
+    case DType::kQ4_K: return gemm_q4_k;
+    case DType::kQ6_K: return gemm_q6_k;
+    default: return nullptr;
+  }
+}
+
+// Packed tile: per 32-block, 512 bytes (8 groups x 16 rows x 4 bytes), 16 scales for each
+// 16-element half, 16 mins.
+size_t gemm_scratch_bytes(int64_t K) { return static_cast<size_t>(K / 32) * (512 + 3 * 64) + 64; }
+
+FloatDotFn Kernels::fp(DType t) const {
+  switch (t) {
+    case DType::kF32: return f32;
+    case DType::kF16: return f16;
+    case DType::kBF16: return bf16;
+    default: return nullptr;
+  }
+}
+
+const Kernels& kernels(Isa isa) {
+#if defined(GEMMA12B_CPU_X86_KERNELS)
+  if (isa == Isa::kAvx512) return kernels_avx512();
+  if (isa == Isa::kAvx2) return kernels_avx2();
+#else
+  (void)isa;
+#endif
+  return kernels_scalar();
+}
+
+}  // namespace gemma12b::cpu

@@ -1,0 +1,92 @@
+// Quantized dot products of the CPU backend: weight rows in their GGUF block layout (q4_0, q8_0,
+// q4_k, q6_k; never repacked) against activation rows quantized to int8 in blocks of 32, the
+// scheme llama.cpp uses for these types. Every weight type is read as 64-element chunks of
+// unsigned bytes u (with a per-type offset o: the weight is ws·(u − o) in each 4-element lane,
+// plus a per-32 "min" term for q4_k), so one integer dot per chunk serves all types:
+//
+//   Σ w·x ≈ Σ_lanes ws_l · dx_l · (Σ_4 u·q − o·Σ_4 q)  [− Σ_32-blocks wmin · dx · Σ q  for q4_k]
+//
+// where q are the int8 activations with scale dx per 32-block. The three ISA paths (scalar, AVX2,
+// AVX-512 VNNI) compute the same integers; only the order of the f32 accumulation differs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "cpu/isa.h"
+
+namespace gemma12b::cpu {
+
+// One activation row of K values (K a multiple of 64) quantized for the kernels.
+struct QRow {
+  const int8_t* q;     // [K]    round(x / dx), in [-127, 127]
+  const float* dl;     // [K/4]  dx of each 4-element lane (dx repeated 8 times per 32-block)
+  const int32_t* ns4;  // [K/4]  −Σ q over each 4-element lane
+  const float* ds;     // [K/32] dx · Σ q over each 32-block (for q4_k's min term)
+  const int32_t* ns16; // [K/16] −Σ q over each 16 elements (the GEMM kernel's offset term)
+};
+
+// Activations for M rows, quantized once per matmul and read by every thread.
+class QActs {
+ public:
+  // Sizes the buffers for M rows of K values (K % 64 == 0); grows only, so a steady decode
+  // loop allocates nothing.
+  void resize(int64_t M, int64_t K);
+  // Quantizes row m from K f32 values; threads may fill different rows.
+  void quantize_row(int64_t m, const float* x);
+  QRow row(int64_t m) const;
+  int64_t rows() const { return M_; }
+
+ private:
+  int64_t M_ = 0, K_ = 0;
+  std::vector<int8_t> q_;
+  std::vector<float> dl_, ds_;
+  std::vector<int32_t> ns4_, ns16_;
+};
+
+// The scale dx = max|x| / 127 and q = round-to-nearest-even(x / dx) of one 32-block, the exact
+// definition every path uses (tests rebuild the expected result from it).
+void quantize_block32(const float* x, int8_t* q, float* dx);
+
+// Weight types with an int8 path.
+bool has_int8_kernel(DType t);
+
+// out[r·ldo + j] = Σ_k w_j[k] · x_r[k] for n weight rows w_j = w + j·ldw (K elements of type t
+// each) and R ≤ kMaxRows activation rows.
+constexpr int kMaxRows = 4;
+using RowDotFn = void (*)(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K,
+                          float* out, size_t ldo);
+
+// The same with f32 activation rows x[r], for float weight types (f32, f16, bf16).
+using FloatDotFn = void (*)(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R,
+                            int64_t K, float* out, size_t ldo);
+
+// Many activation rows (prefill): out[m·ldo + j] for all M rows of x and n ≤ kGemmTile weight
+// rows from w (row stride ldw). The kernel first repacks the n rows into `scratch`
+// (gemm_scratch_bytes(K), per thread) so 16 rows' bytes sit side by side in each vector, then
+// streams every activation row past them.
+constexpr int64_t kGemmTile = 16;
+using GemmFn = void (*)(const uint8_t* w, size_t ldw, int64_t n, const QActs& x, int64_t K, float* out,
+                        size_t ldo, uint8_t* scratch);
+size_t gemm_scratch_bytes(int64_t K);
+
+struct Kernels {
+  Isa isa;
+  RowDotFn q4_0, q8_0, q4_k, q6_k;
+  FloatDotFn f32, f16, bf16;
+  GemmFn gemm_q4_0 = nullptr, gemm_q8_0 = nullptr, gemm_q4_k = nullptr, gemm_q6_k = nullptr;
+  RowDotFn int8(DType t) const;
+  FloatDotFn fp(DType t) const;
+  GemmFn gemm(DType t) const;  // nullptr where this ISA has none
+};
+
+const Kernels& kernels(Isa isa);
+
+// Per-ISA tables (defined in qdot_<isa>.cpp; the x86 ones only in x86 builds).
+const Kernels& kernels_scalar();
+const Kernels& kernels_avx2();
+const Kernels& kernels_avx512();
+
+}  // namespace gemma12b::cpu

@@ -1,0 +1,236 @@
+// The AVX2 path of qdot.h (AVX2 + FMA + F16C, no VNNI): 32-element chunks, u8 x s8 products with
+// vpmaddubsw (pairs summed to int16: |u| ≤ 63 keeps them exact; q8_0 weights are signed and go
+// through the sign trick instead) and vpmaddwd to 4-element int32 lanes. Compiled with -mavx2
+// -mfma -mf16c; nothing inline from shared headers (see qdot_avx512.cpp).
+#include <immintrin.h>
+
+#include "core/quant.h"
+#include "cpu/qdot.h"
+
+namespace gemma12b::cpu {
+namespace {
+
+inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+// chunk(st, c, w, ws): 32 bytes (unsigned 0..63, or signed for kSigned) and 8 lane scales.
+struct Q4_0 {
+  static constexpr int kSuper = 32, kShift = 3;
+  static constexpr bool kMins = false, kSigned = false;
+  struct State {
+    const BlockQ4_0* b;
+  };
+  static void begin(const uint8_t* row, int64_t s, State& st) { st.b = reinterpret_cast<const BlockQ4_0*>(row) + s; }
+  static void chunk(const State& st, int, __m256i& u, __m256& ws) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st.b->qs));
+    u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
+    ws = _mm256_set1_ps(h2f(st.b->d));
+  }
+  static __m256 mins(const State&) { return _mm256_setzero_ps(); }
+};
+
+struct Q8_0 {
+  static constexpr int kSuper = 32, kShift = 0;
+  static constexpr bool kMins = false, kSigned = true;
+  struct State {
+    const BlockQ8_0* b;
+  };
+  static void begin(const uint8_t* row, int64_t s, State& st) { st.b = reinterpret_cast<const BlockQ8_0*>(row) + s; }
+  static void chunk(const State& st, int, __m256i& u, __m256& ws) {
+    u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.b->qs));
+    ws = _mm256_set1_ps(h2f(st.b->d));
+  }
+  static __m256 mins(const State&) { return _mm256_setzero_ps(); }
+};
+
+struct Q4_K {
+  static constexpr int kSuper = 256, kShift = 0;
+  static constexpr bool kMins = true, kSigned = false;
+  struct State {
+    const uint8_t* qs;
+    float dsc[8], dmn[8];
+  };
+  static void begin(const uint8_t* row, int64_t s, State& st) {
+    const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[s];
+    const float d = h2f(b.d), dmin = h2f(b.dmin);
+    const uint8_t* q = b.scales;
+    for (int j = 0; j < 8; ++j) {
+      int sc, mn;
+      if (j < 4) {
+        sc = q[j] & 63;
+        mn = q[j + 4] & 63;
+      } else {
+        sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+      }
+      st.dsc[j] = d * static_cast<float>(sc);
+      st.dmn[j] = dmin * static_cast<float>(mn);
+    }
+    st.qs = b.qs;
+  }
+  // Chunk c is sub-block c: low nibbles of qs[32(c/2)..] for even c, high nibbles for odd c.
+  static void chunk(const State& st, int c, __m256i& u, __m256& ws) {
+    __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.qs + 32 * (c / 2)));
+    if (c % 2) q = _mm256_srli_epi16(q, 4);
+    u = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
+    ws = _mm256_set1_ps(st.dsc[c]);
+  }
+  static __m256 mins(const State& st) { return _mm256_loadu_ps(st.dmn); }
+};
+
+struct Q6_K {
+  static constexpr int kSuper = 256, kShift = 5;
+  static constexpr bool kMins = false, kSigned = false;
+  struct State {
+    const BlockQ6_K* b;
+    float d;
+  };
+  static void begin(const uint8_t* row, int64_t s, State& st) {
+    st.b = reinterpret_cast<const BlockQ6_K*>(row) + s;
+    st.d = h2f(st.b->d);
+  }
+  // Chunk c: half h = c/4, part p = (c/2)%2, quarter half q = c%2 (elements 128h + 64p + 32q).
+  static void chunk(const State& st, int c, __m256i& u, __m256& ws) {
+    const int h = c / 4, p = (c / 2) % 2, qq = c % 2;
+    __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.b->ql + 64 * h + 32 * qq));
+    if (p) ql = _mm256_srli_epi16(ql, 4);
+    const __m256i lo = _mm256_and_si256(ql, _mm256_set1_epi8(0x0F));
+    __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.b->qh + 32 * h));
+    qh = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(4 * p + 2 * qq));
+    const __m256i hi = _mm256_and_si256(_mm256_slli_epi16(qh, 4), _mm256_set1_epi8(0x30));
+    u = _mm256_or_si256(lo, hi);
+    const int8_t* sc = st.b->scales + 8 * h + 4 * p + 2 * qq;
+    const float s0 = st.d * static_cast<float>(sc[0]), s1 = st.d * static_cast<float>(sc[1]);
+    ws = _mm256_setr_ps(s0, s0, s0, s0, s1, s1, s1, s1);
+  }
+  static __m256 mins(const State&) { return _mm256_setzero_ps(); }
+};
+
+inline float hsum256(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+template <class T, int R>
+void rowdot_r(const uint8_t* w, const QRow* x, int64_t K, float* out) {
+  __m256 acc[R], accm[R];
+  for (int r = 0; r < R; ++r) acc[r] = accm[r] = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t n_super = K / T::kSuper;
+  for (int64_t s = 0; s < n_super; ++s) {
+    typename T::State st;
+    T::begin(w, s, st);
+    for (int c = 0; c < T::kSuper / 32; ++c) {
+      __m256i u;
+      __m256 ws;
+      T::chunk(st, c, u, ws);
+      const int64_t e = s * T::kSuper + 32 * c;
+      const __m256i uu = T::kSigned ? _mm256_sign_epi8(u, u) : u;  // |w| for signed weights
+      for (int r = 0; r < R; ++r) {
+        __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[r].q + e));
+        if (T::kSigned) q = _mm256_sign_epi8(q, u);
+        __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(uu, q), ones);
+        if (T::kShift > 0) {
+          const __m256i ns4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[r].ns4 + e / 4));
+          dot = _mm256_add_epi32(dot, _mm256_slli_epi32(ns4, T::kShift));
+        }
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(ws, _mm256_loadu_ps(x[r].dl + e / 4)), acc[r]);
+      }
+    }
+    if constexpr (T::kMins) {
+      const __m256 m = T::mins(st);
+      for (int r = 0; r < R; ++r) accm[r] = _mm256_fmadd_ps(m, _mm256_loadu_ps(x[r].ds + 8 * s), accm[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum256(acc[r]) - hsum256(accm[r]);
+}
+
+template <class T, int R>
+void rows_r(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int64_t K, float* out, size_t ldo) {
+  float o[R];
+  for (int64_t j = 0; j < n; ++j) {
+    rowdot_r<T, R>(w + j * ldw, x, K, o);
+    for (int r = 0; r < R; ++r) out[r * ldo + j] = o[r];
+  }
+}
+
+template <class T>
+void rowdot(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out, size_t ldo) {
+  switch (R) {
+    case 1: return rows_r<T, 1>(w, ldw, n, x, K, out, ldo);
+    case 2: return rows_r<T, 2>(w, ldw, n, x, K, out, ldo);
+    case 3: return rows_r<T, 3>(w, ldw, n, x, K, out, ldo);
+    default: return rows_r<T, 4>(w, ldw, n, x, K, out, ldo);
+  }
+}
+
+template <DType kT>
+inline __m256 load_w8(const uint8_t* w, int64_t k) {
+  if constexpr (kT == DType::kF32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(w) + k);
+  } else if constexpr (kT == DType::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(w) + k)));
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(w) + k));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <DType kT>
+inline float load_w1(const uint8_t* w, int64_t k) {
+  if constexpr (kT == DType::kF32) {
+    return reinterpret_cast<const float*>(w)[k];
+  } else if constexpr (kT == DType::kF16) {
+    return h2f(reinterpret_cast<const uint16_t*>(w)[k]);
+  } else {
+    const uint32_t u = static_cast<uint32_t>(reinterpret_cast<const uint16_t*>(w)[k]) << 16;
+    float f;
+    __builtin_memcpy(&f, &u, 4);
+    return f;
+  }
+}
+
+template <DType kT, int R>
+void fdot_r(const uint8_t* w, const float* const* x, int64_t K, float* out) {
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const __m256 wv = load_w8<kT>(w, k);
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[r] + k), acc[r]);
+  }
+  for (int r = 0; r < R; ++r) {
+    float s = hsum256(acc[r]);
+    for (int64_t j = k; j < K; ++j) s += load_w1<kT>(w, j) * x[r][j];
+    out[r] = s;
+  }
+}
+
+template <DType kT, int R>
+void frows_r(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int64_t K, float* out, size_t ldo) {
+  float o[R];
+  for (int64_t j = 0; j < n; ++j) {
+    fdot_r<kT, R>(w + j * ldw, x, K, o);
+    for (int r = 0; r < R; ++r) out[r * ldo + j] = o[r];
+  }
+}
+
+template <DType kT>
+void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R, int64_t K, float* out, size_t ldo) {
+  switch (R) {
+    case 1: return frows_r<kT, 1>(w, ldw, n, x, K, out, ldo);
+    case 2: return frows_r<kT, 2>(w, ldw, n, x, K, out, ldo);
+    case 3: return frows_r<kT, 3>(w, ldw, n, x, K, out, ldo);
+    default: return frows_r<kT, 4>(w, ldw, n, x, K, out, ldo);
+  }
+}
+
+}  // namespace
+
+const Kernels& kernels_avx2() {
+  static const Kernels k{Isa::kAvx2,    &rowdot<Q4_0>,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
+                         &rowdot<Q6_K>, &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>};
+  return k;
+}
+
+}  // namespace gemma12b::cpu

@@ -1,0 +1,374 @@
+// The AVX-512 VNNI path of qdot.h. Compiled with -mavx512f/bw/vl/dq/vnni, -mfma, -mf16c and only
+// called after detect_isa() found them. This file uses nothing inline from shared headers (an
+// inline function compiled here could be picked by the linker for callers on older processors).
+#include <immintrin.h>
+
+#include "core/quant.h"
+#include "cpu/qdot.h"
+
+namespace gemma12b::cpu {
+namespace {
+
+inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+constexpr int kPrefetch = 4096;
+
+// Each type: State decoded once per super-block, chunk() gives 64 unsigned bytes and the 16
+// per-lane scales, kShift = log2 of the offset (0: none).
+struct Q4_0 {
+  static constexpr int kSuper = 64, kShift = 3, kSuperBytes = 2 * sizeof(BlockQ4_0);
+  static constexpr bool kMins = false, kGroups16 = false;
+  struct State {
+    const BlockQ4_0* b;
+  };
+  static void begin(const uint8_t* row, int64_t s, State& st) { st.b = reinterpret_cast<const BlockQ4_0*>(row) + 2 * s; }
+  static void chunk(const State& st, int, __m512i& u, __m512& ws) {
+    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st.b[0].qs));
+    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st.b[1].qs));
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(q0, q0)), _mm256_set_m128i(q1, q1), 1);
+    // 128-bit lanes 1 and 3 take the high nibbles (16-bit elements 8-15 and 24-31).
+    v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);
+    u = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+    ws = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(h2f(st.b[0].d)), _mm512_set1_ps(h2f(st.b[1].d)));
+  }
+  static __m256 mins(const State&) { return _mm256_setzero_ps(); }
+};
+
+struct Q8_0 {
+  static constexpr int kSuper = 64, kShift = 7, kSuperBytes = 2 * sizeof(BlockQ8_0);
+  static constexpr bool kMins = false, kGroups16 = false;
+  struct State {
+    const BlockQ8_0* b;
+  };
+  static void begin(const uint8_t* row, int64_t s, State& st) { st.b = reinterpret_cast<const BlockQ8_0*>(row) + 2 * s; }
+  static void chunk(const State& st, int, __m512i& u, __m512& ws) {
+    const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.b[0].qs));
+    const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.b[1].qs));
+    u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), _mm512_set1_epi8(static_cast<char>(0x80)));
+    ws = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(h2f(st.b[0].d)), _mm512_set1_ps(h2f(st.b[1].d)));
+  }
+  static __m256 mins(const State&) { return _mm256_setzero_ps(); }
+};
+
+struct Q4_K {
+  static constexpr int kSuper = 256, kShift = 0, kSuperBytes = sizeof(BlockQ4_K);
+  static constexpr bool kMins = true, kGroups16 = false;
+  struct State {
+    const uint8_t* qs;
+    float dsc[8], dmn[8];
+  };
+  static void begin(const uint8_t* row, int64_t s, State& st) {
+    const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[s];
+    const float d = h2f(b.d), dmin = h2f(b.dmin);
+    const uint8_t* q = b.scales;
+    for (int j = 0; j < 8; ++j) {
+      int sc, mn;
+      if (j < 4) {
+        sc = q[j] & 63;
+        mn = q[j + 4] & 63;
+      } else {
+        sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+      }
+      st.dsc[j] = d * static_cast<float>(sc);
+      st.dmn[j] = dmin * static_cast<float>(mn);
+    }
+    st.qs = b.qs;
+  }
+  static void chunk(const State& st, int c, __m512i& u, __m512& ws) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.qs + 32 * c));
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
+    v = _mm512_mask_srli_epi16(v, 0xFFFF0000u, v, 4);  // upper half: high nibbles
+    u = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+    ws = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(st.dsc[2 * c]), _mm512_set1_ps(st.dsc[2 * c + 1]));
+  }
+  static __m256 mins(const State& st) { return _mm256_loadu_ps(st.dmn); }
+};
+
+struct Q6_K {
+  static constexpr int kSuper = 256, kShift = 5, kSuperBytes = sizeof(BlockQ6_K);
+  static constexpr bool kMins = false, kGroups16 = true;
+  struct State {
+    const BlockQ6_K* b;
+    float d;
+  };
+  static void begin(const uint8_t* row, int64_t s, State& st) {
+    st.b = reinterpret_cast<const BlockQ6_K*>(row) + s;
+    st.d = h2f(st.b->d);
+  }
+  static void chunk(const State& st, int c, __m512i& u, __m512& ws) {
+    const int h = c / 2, p = c % 2;
+    const __m512i ql = _mm512_loadu_si512(st.b->ql + 64 * h);
+    const __m512i lo = _mm512_and_si512(p == 0 ? ql : _mm512_srli_epi16(ql, 4), _mm512_set1_epi8(0x0F));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.b->qh + 32 * h));
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+    if (p == 1) v = _mm512_srli_epi16(v, 4);
+    v = _mm512_mask_srli_epi16(v, 0xFFFF0000u, v, 2);  // second 32 elements: the next 2 bits
+    const __m512i hi = _mm512_and_si512(_mm512_slli_epi16(v, 4), _mm512_set1_epi8(0x30));
+    u = _mm512_or_si512(lo, hi);
+    int32_t sc4;
+    __builtin_memcpy(&sc4, st.b->scales + 8 * h + 4 * p, 4);
+    const __m128i rep = _mm_shuffle_epi8(_mm_cvtsi32_si128(sc4), _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+    ws = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(rep)), _mm512_set1_ps(st.d));
+  }
+  static __m256 mins(const State&) { return _mm256_setzero_ps(); }
+};
+
+inline float hsum256(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+// (Not _mm512_reduce_add_ps: GCC 12 warns inside it under -Werror.)
+inline float hsum512(__m512 v) {
+  return hsum256(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+
+// NR weight rows against R activation rows: the activation-side vectors (bytes, offset term,
+// lane scales) are loaded once per chunk for all NR rows, and NR independent weight streams keep
+// more loads in flight.
+template <class T, int NR, int R>
+inline void tile(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, float* out, size_t ldo) {
+  __m512 acc[NR][R];
+  __m256 accm[NR][R];
+  for (int i = 0; i < NR; ++i) {
+    for (int r = 0; r < R; ++r) {
+      acc[i][r] = _mm512_setzero_ps();
+      accm[i][r] = _mm256_setzero_ps();
+    }
+  }
+  const int64_t n_super = K / T::kSuper;
+  for (int64_t s = 0; s < n_super; ++s) {
+    typename T::State st[NR];
+    for (int i = 0; i < NR; ++i) {
+      // Software prefetch kPrefetch bytes ahead of each weight stream (past the row end it
+      // reaches the next rows, which come next): the hardware prefetcher alone leaves a core
+      // waiting on DRAM latency at a third of its bandwidth.
+      _mm_prefetch(reinterpret_cast<const char*>(w + i * ldw) + s * T::kSuperBytes + kPrefetch, _MM_HINT_T0);
+      T::begin(w + i * ldw, s, st[i]);
+    }
+    for (int c = 0; c < T::kSuper / 64; ++c) {
+      const int64_t e = s * T::kSuper + 64 * c;
+      __m512i init[R], q[R];
+      __m512 dl[R];
+      for (int r = 0; r < R; ++r) {
+        init[r] = T::kShift > 0 ? _mm512_slli_epi32(_mm512_loadu_si512(x[r].ns4 + e / 4), T::kShift)
+                                : _mm512_setzero_si512();
+        q[r] = _mm512_loadu_si512(x[r].q + e);
+        dl[r] = _mm512_loadu_ps(x[r].dl + e / 4);
+      }
+      for (int i = 0; i < NR; ++i) {
+        __m512i u;
+        __m512 ws;
+        T::chunk(st[i], c, u, ws);
+        for (int r = 0; r < R; ++r) {
+          const __m512i dot = _mm512_dpbusd_epi32(init[r], u, q[r]);
+          acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws, dl[r]), acc[i][r]);
+        }
+      }
+    }
+    if constexpr (T::kMins) {
+      for (int i = 0; i < NR; ++i) {
+        const __m256 m = T::mins(st[i]);
+        for (int r = 0; r < R; ++r) accm[i][r] = _mm256_fmadd_ps(m, _mm256_loadu_ps(x[r].ds + 8 * s), accm[i][r]);
+      }
+    }
+  }
+  for (int i = 0; i < NR; ++i) {
+    for (int r = 0; r < R; ++r) out[r * ldo + i] = hsum512(acc[i][r]) - hsum256(accm[i][r]);
+  }
+}
+
+template <class T, int R>
+void rows_r(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int64_t K, float* out, size_t ldo) {
+  int64_t j = 0;
+  for (; j + 2 <= n; j += 2) tile<T, 2, R>(w + j * ldw, ldw, x, K, out + j, ldo);
+  if (j < n) tile<T, 1, R>(w + j * ldw, ldw, x, K, out + j, ldo);
+}
+
+template <class T>
+void rowdot(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out, size_t ldo) {
+  switch (R) {
+    case 1: return rows_r<T, 1>(w, ldw, n, x, K, out, ldo);
+    case 2: return rows_r<T, 2>(w, ldw, n, x, K, out, ldo);
+    case 3: return rows_r<T, 3>(w, ldw, n, x, K, out, ldo);
+    default: return rows_r<T, 4>(w, ldw, n, x, K, out, ldo);
+  }
+}
+
+// ---- prefill: 16 weight rows repacked side by side, activation bytes broadcast ----
+//
+// Packed tile (gemm_scratch_bytes): for each 32-block b, u[b][g][j][4] = the 4 unsigned weight
+// bytes of group g (elements 4g..4g+3) of row j, so vpdpbusd of one vector with a broadcast
+// activation dword advances 16 rows' dots at once; then the rows' scales for the block's two
+// 16-element halves (equal except for q6_k) and their q4_k mins.
+struct Packed {
+  uint8_t* u;   // [nb][8][16][4]
+  float* s;     // [nb][2][16]
+  float* mins;  // [nb][16]
+};
+
+inline Packed packed_view(uint8_t* scratch, int64_t nb) {
+  return Packed{scratch, reinterpret_cast<float*>(scratch + nb * 512),
+                reinterpret_cast<float*>(scratch + nb * 512 + nb * 128)};
+}
+
+template <class T>
+void pack(const uint8_t* w, size_t ldw, int64_t n, int64_t K, const Packed& p) {
+  const int64_t nb = K / 32;
+  // Lane l of a chunk's 16 dwords is group l % 8 of block 2c + l / 8.
+  const __m512i idx = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240);
+  for (int64_t j = 0; j < kGemmTile; ++j) {
+    if (j >= n) {  // rows past the matrix: zero weights and scales
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int g = 0; g < 8; ++g) reinterpret_cast<int32_t*>(p.u + b * 512)[g * 16 + j] = 0;
+        p.s[b * 32 + j] = p.s[b * 32 + 16 + j] = p.mins[b * 16 + j] = 0.0f;
+      }
+      continue;
+    }
+    const uint8_t* row = w + j * ldw;
+    for (int64_t sp = 0; sp < K / T::kSuper; ++sp) {
+      typename T::State st;
+      T::begin(row, sp, st);
+      float dmn[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      if constexpr (T::kMins) _mm256_storeu_ps(dmn, T::mins(st));
+      for (int c = 0; c < T::kSuper / 64; ++c) {
+        __m512i u;
+        __m512 ws;
+        T::chunk(st, c, u, ws);
+        const int64_t b = sp * (T::kSuper / 32) + 2 * c;
+        _mm512_i32scatter_epi32(reinterpret_cast<int32_t*>(p.u + b * 512) + j, idx, u, 4);
+        alignas(64) float wl[16];
+        _mm512_store_ps(wl, ws);
+        for (int h = 0; h < 2; ++h) {
+          p.s[(b + h) * 32 + j] = wl[8 * h];
+          p.s[(b + h) * 32 + 16 + j] = wl[8 * h + 4];
+          p.mins[(b + h) * 16 + j] = dmn[2 * c + h];
+        }
+      }
+    }
+  }
+}
+
+template <class T, int R>
+void gemm_rows(const Packed& p, int64_t nb, const QRow* x, float* out, size_t ldo, __mmask16 keep) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i w[8];
+    for (int g = 0; g < 8; ++g) w[g] = _mm512_load_si512(p.u + b * 512 + g * 64);
+    const __m512 s0 = _mm512_loadu_ps(p.s + b * 32);
+    for (int r = 0; r < R; ++r) {
+      const int32_t* q = reinterpret_cast<const int32_t*>(x[r].q + 32 * b);
+      const __m512 dx = _mm512_set1_ps(x[r].dl[8 * b]);
+      if constexpr (!T::kGroups16) {
+        __m512i i = T::kShift > 0 ? _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) << T::kShift)
+                                  : _mm512_setzero_si512();
+        for (int g = 0; g < 8; ++g) i = _mm512_dpbusd_epi32(i, w[g], _mm512_set1_epi32(q[g]));
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(s0, dx), acc[r]);
+      } else {
+        const __m512 s1 = _mm512_loadu_ps(p.s + b * 32 + 16);
+        __m512i i0 = _mm512_set1_epi32(x[r].ns16[2 * b] << T::kShift);
+        __m512i i1 = _mm512_set1_epi32(x[r].ns16[2 * b + 1] << T::kShift);
+        for (int g = 0; g < 4; ++g) i0 = _mm512_dpbusd_epi32(i0, w[g], _mm512_set1_epi32(q[g]));
+        for (int g = 4; g < 8; ++g) i1 = _mm512_dpbusd_epi32(i1, w[g], _mm512_set1_epi32(q[g]));
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), _mm512_mul_ps(s0, dx), acc[r]);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), _mm512_mul_ps(s1, dx), acc[r]);
+      }
+      if constexpr (T::kMins) {
+        acc[r] = _mm512_fnmadd_ps(_mm512_loadu_ps(p.mins + b * 16), _mm512_set1_ps(x[r].ds[b]), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(out + r * ldo, keep, acc[r]);
+}
+
+constexpr int kGemmRows = 8;  // activation rows per pass over the packed tile
+
+template <class T>
+void gemm(const uint8_t* w, size_t ldw, int64_t n, const QActs& x, int64_t K, float* out, size_t ldo,
+          uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  // The scratch is 64-byte aligned by the caller; u blocks are 512 bytes.
+  const Packed p = packed_view(scratch, nb);
+  pack<T>(w, ldw, n, K, p);
+  const __mmask16 keep = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
+  const int64_t M = x.rows();
+  QRow rows[kGemmRows];
+  for (int64_t m0 = 0; m0 < M; m0 += kGemmRows) {
+    const int R = static_cast<int>(M - m0 < kGemmRows ? M - m0 : kGemmRows);
+    for (int r = 0; r < R; ++r) rows[r] = x.row(m0 + r);
+    float* o = out + m0 * ldo;
+    switch (R) {
+      case 1: gemm_rows<T, 1>(p, nb, rows, o, ldo, keep); break;
+      case 2: gemm_rows<T, 2>(p, nb, rows, o, ldo, keep); break;
+      case 3: gemm_rows<T, 3>(p, nb, rows, o, ldo, keep); break;
+      case 4: gemm_rows<T, 4>(p, nb, rows, o, ldo, keep); break;
+      case 5: gemm_rows<T, 5>(p, nb, rows, o, ldo, keep); break;
+      case 6: gemm_rows<T, 6>(p, nb, rows, o, ldo, keep); break;
+      case 7: gemm_rows<T, 7>(p, nb, rows, o, ldo, keep); break;
+      default: gemm_rows<T, 8>(p, nb, rows, o, ldo, keep); break;
+    }
+  }
+}
+
+// ---- float weights: f32 activations, 16 elements per step, masked tail ----
+template <DType kT>
+inline __m512 load_w(const uint8_t* w, int64_t k, __mmask16 m) {
+  if constexpr (kT == DType::kF32) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(w) + k);
+  } else if constexpr (kT == DType::kF16) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(w) + k));
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(w) + k);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <DType kT, int R>
+void fdot_r(const uint8_t* w, const float* const* x, int64_t K, float* out) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m512 wv = load_w<kT>(w, k, 0xFFFF);
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[r] + k), acc[r]);
+  }
+  if (k < K) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1);
+    const __m512 wv = load_w<kT>(w, k, m);
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[r] + k), acc[r]);
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum512(acc[r]);
+}
+
+template <DType kT, int R>
+void frows_r(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int64_t K, float* out, size_t ldo) {
+  float o[R];
+  for (int64_t j = 0; j < n; ++j) {
+    fdot_r<kT, R>(w + j * ldw, x, K, o);
+    for (int r = 0; r < R; ++r) out[r * ldo + j] = o[r];
+  }
+}
+
+template <DType kT>
+void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R, int64_t K, float* out, size_t ldo) {
+  switch (R) {
+    case 1: return frows_r<kT, 1>(w, ldw, n, x, K, out, ldo);
+    case 2: return frows_r<kT, 2>(w, ldw, n, x, K, out, ldo);
+    case 3: return frows_r<kT, 3>(w, ldw, n, x, K, out, ldo);
+    default: return frows_r<kT, 4>(w, ldw, n, x, K, out, ldo);
+  }
+}
+
+}  // namespace
+
+const Kernels& kernels_avx512() {
+  static const Kernels k{Isa::kAvx512,     &rowdot<Q4_0>,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
+                         &rowdot<Q6_K>,    &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
+                         &gemm<Q4_0>,      &gemm<Q8_0>,        &gemm<Q4_K>,        &gemm<Q6_K>};
+  return k;
+}
+
+}  // namespace gemma12b::cpu

@@ -1,0 +1,97 @@
+// The portable path of qdot.h: chunks decoded by qdot_chunks.h, integer lane dots, f32 sums.
+#include "core/quant.h"
+#include "cpu/qdot.h"
+#include "cpu/qdot_chunks.h"
+
+namespace gemma12b::cpu {
+namespace {
+
+template <class T>
+void rowdot1(const uint8_t* w, const QRow* x, int R, int64_t K, float* out) {
+  float acc[kMaxRows] = {0, 0, 0, 0};
+  chunks::Chunk ch;
+  for (int64_t s = 0; s < K / T::kSuper; ++s) {
+    for (int c = 0; c < T::kSuper / 64; ++c) {
+      T::decode(w, s, c, ch);
+      const int64_t e = s * T::kSuper + 64 * c;  // first element of the chunk
+      for (int r = 0; r < R; ++r) {
+        const int8_t* q = x[r].q + e;
+        float a = 0.0f;
+        for (int l = 0; l < 16; ++l) {
+          int32_t dot = T::kOffset * x[r].ns4[e / 4 + l];
+          for (int j = 0; j < 4; ++j) dot += static_cast<int32_t>(ch.u[4 * l + j]) * q[4 * l + j];
+          a += ch.ws[l] * x[r].dl[e / 4 + l] * static_cast<float>(dot);
+        }
+        acc[r] += a;
+      }
+    }
+    if constexpr (T::kMins) {
+      float dmn[8];
+      T::mins(w, s, dmn);
+      for (int r = 0; r < R; ++r) {
+        float m = 0.0f;
+        for (int j = 0; j < 8; ++j) m += dmn[j] * x[r].ds[s * 8 + j];
+        acc[r] -= m;
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = acc[r];
+}
+
+template <DType kT>
+void fdot1(const uint8_t* w, const float* const* x, int R, int64_t K, float* out) {
+  float acc[kMaxRows][8] = {};
+  float wv[8];
+  for (int64_t k = 0; k < K; k += 8) {
+    const int64_t n = K - k < 8 ? K - k : 8;
+    for (int64_t j = 0; j < n; ++j) {
+      if constexpr (kT == DType::kF32) {
+        wv[j] = reinterpret_cast<const float*>(w)[k + j];
+      } else if constexpr (kT == DType::kF16) {
+        wv[j] = f16_to_f32(reinterpret_cast<const uint16_t*>(w)[k + j]);
+      } else {
+        wv[j] = bf16_to_f32(reinterpret_cast<const uint16_t*>(w)[k + j]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int64_t j = 0; j < n; ++j) acc[r][j] += wv[j] * x[r][k + j];
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    out[r] = ((acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3])) + ((acc[r][4] + acc[r][5]) + (acc[r][6] + acc[r][7]));
+  }
+}
+
+template <class T>
+void rowdot(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out, size_t ldo) {
+  float o[kMaxRows];
+  for (int64_t j = 0; j < n; ++j) {
+    rowdot1<T>(w + j * ldw, x, R, K, o);
+    for (int r = 0; r < R; ++r) out[r * ldo + j] = o[r];
+  }
+}
+
+template <DType kT>
+void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R, int64_t K, float* out, size_t ldo) {
+  float o[kMaxRows];
+  for (int64_t j = 0; j < n; ++j) {
+    fdot1<kT>(w + j * ldw, x, R, K, o);
+    for (int r = 0; r < R; ++r) out[r * ldo + j] = o[r];
+  }
+}
+
+}  // namespace
+
+const Kernels& kernels_scalar() {
+  static const Kernels k{Isa::kScalar,
+                         &rowdot<chunks::Q4_0>,
+                         &rowdot<chunks::Q8_0>,
+                         &rowdot<chunks::Q4_K>,
+                         &rowdot<chunks::Q6_K>,
+                         &fdot<DType::kF32>,
+                         &fdot<DType::kF16>,
+                         &fdot<DType::kBF16>};
+  return k;
+}
+
+}  // namespace gemma12b::cpu
