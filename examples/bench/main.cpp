@@ -1,6 +1,7 @@
 // gemma12b-bench: synthetic full-size Gemma 4 12B files and llama-bench-style measurements.
 //   gemma12b-bench --make-synthetic PATH [--type q4_0|q4_k|q8_0|f16] [--seed N] [-t N]
 //   gemma12b-bench --make-synthetic-mmproj PATH [--mmproj-type f16|f32] [--seed N] [-t N]
+//   gemma12b-bench --ops [-t N] [-r N]   (the matmul kernels alone at the 12B's shapes)
 //   gemma12b-bench -m MODEL.gguf [--mmproj MMPROJ.gguf] [-t N] [-p 512] [-n 128] [-r 3]
 //                  [--depths 4096,32768] [--json] ...
 // Prints a table (stdout), progress (stderr) and, with --json, one JSON line (the last line of
@@ -19,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench.h"
+#include "ops.h"
 #include "core/backend.h"
 #include "model/model.h"
 #include "model/multimodal/embedders.h"
@@ -39,6 +41,8 @@ const char* kUsage = R"(usage:
       write a 12B-shaped mmproj GGUF (gemma4uv + gemma4ua) with random weights (default f16)
   gemma12b-bench -m MODEL [options]
       measure the model (and the mmproj's embedders)
+  gemma12b-bench --ops [-t N] [-r N]
+      time the CPU matmul alone at the 12B's FFN shapes for each weight type and 1, 4, 512 rows
 
 options:
   -m, --model PATH       GGUF file or HF safetensors directory
@@ -67,7 +71,7 @@ struct Args {
 bool parse(int argc, char** argv, Args* a, std::string* err) {
   static const std::map<std::string, std::string> kAlias = {
       {"-m", "--model"}, {"-t", "--threads"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-r", "--reps"}};
-  static const std::vector<std::string> kFlags = {"--json", "--ttft"};
+  static const std::vector<std::string> kFlags = {"--json", "--ttft", "--ops"};
   static const std::vector<std::string> kValues = {
       "--model", "--mmproj", "--threads", "--n-prompt", "--n-gen", "--reps", "--depths", "--depth-n",
       "--depth-fill", "--depth-budget", "--ubatch", "--kv-type", "--bw-mib", "--seed", "--make-synthetic",
@@ -281,6 +285,16 @@ int main(int argc, char** argv) {
   }
   for (const char* k : {"--type", "--embd-type", "--mmproj-type"}) {
     if (a.values.count(k)) return fail(std::string(k) + " only applies to --make-synthetic*", 2);
+  }
+  if (a.flags.count("--ops")) {
+    b::OpsOptions oo;
+    int64_t threads = 0, reps = oo.reps;
+    if (!get_int(a, "--threads", 1, 1024, &threads, &err) || !get_int(a, "--reps", 1, 1000, &reps, &err)) {
+      return fail(err, 2);
+    }
+    oo.threads = static_cast<int>(threads);
+    oo.reps = static_cast<int>(reps);
+    return b::run_ops_bench(oo);
   }
   auto m = a.values.find("--model");
   if (m == a.values.end()) return fail("-m MODEL is required (or --make-synthetic PATH)\n\n" + std::string(kUsage), 2);
