@@ -291,10 +291,22 @@ Status rope(const Op& op, ThreadPool& pool) {
   return OkStatus();
 }
 
-Status attention(const Op& op, ThreadPool& pool) {
+// Attention, flash-decoding style: one work item is a KV head's G = Hq/Hkv queries of one row
+// over a range of keys (each key row is read once for all G heads), in blocks of kKeyBlock keys
+// with an online softmax. When rows x KV heads are fewer than the threads (decode: one row, 1 or
+// 8 KV heads), the keys are split into chunks whose partial (max, sum, accumulator) are merged.
+constexpr int64_t kKeyBlock = 64;
+
+struct AttnPartial {
+  float* m;    // [G]
+  float* l;    // [G]
+  float* acc;  // [G][Dv]
+};
+
+Status attention(const Op& op, const Context& ctx) {
   const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
   const int64_t T = q.dim(0), Hq = q.dim(1), D = q.dim(2), S = k.dim(0), Hkv = k.dim(1);
-  const int64_t Dv = v.dim(2), group = Hq / Hkv;
+  const int64_t Dv = v.dim(2), G = Hq / Hkv;
   std::vector<int32_t> t3, t4, t5, t6;
   const int32_t* qpos = i32_data(op.src[3], t3);
   const int32_t* kpos = i32_data(op.src[4], t4);
@@ -303,41 +315,118 @@ Status attention(const Op& op, ThreadPool& pool) {
   const int32_t* kblock = blocks ? i32_data(op.src[6], t6) : nullptr;
   const int32_t window = op.params.window;
   const float scale = op.params.scale;
-  pool.parallel_for(T * Hq, [&](int64_t b, int64_t e, int) {
-    thread_local std::vector<float> score, acc, kt, vt;  // per-thread scratch, reused across calls
-    score.resize(S);
-    acc.resize(Dv);
-    for (int64_t th = b; th < e; ++th) {
-      const int64_t t = th / Hq, h = th % Hq, hk = h / group;
-      const float* qr = f32_row(q, t * Hq + h);
-      float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t s = 0; s < S; ++s) {
-        const bool in_block = blocks && qblock[t] >= 0 && qblock[t] == kblock[s];
-        const bool visible = kpos[s] >= 0 && (kpos[s] <= qpos[t] || in_block) &&
-                             (window <= 0 || qpos[t] - kpos[s] < window);
-        if (!visible) {
-          score[s] = -std::numeric_limits<float>::infinity();
-          continue;
-        }
-        score[s] = dot(qr, row_f32(k, s * Hkv + hk, kt), D) * scale;
-        mx = std::max(mx, score[s]);
+  const Kernels& kn = ctx.kernels;
+  const int threads = ctx.pool.n_threads();
+  const int64_t items = T * Hkv;
+  const int64_t chunks = items >= 2 * threads ? 1 : std::clamp<int64_t>((2 * threads + items - 1) / items, 1, std::max<int64_t>(1, S / 256));
+  // Partial results of chunked items (the caller's scratch; workers write disjoint parts).
+  thread_local std::vector<float> partial_scratch;
+  if (chunks > 1) partial_scratch.resize(items * chunks * G * (Dv + 2));
+  float* partials = partial_scratch.data();
+
+  ctx.pool.parallel_for(items * chunks, [&](int64_t b, int64_t e, int) {
+    thread_local std::vector<float> qbuf, sc, kt, vt, acc_local, ml_local, pbuf;
+    qbuf.resize(G * D);
+    sc.resize(G * kKeyBlock);
+    pbuf.resize(G);
+    float* p = pbuf.data();
+    int32_t idx[kKeyBlock];
+    for (int64_t it = b; it < e; ++it) {
+      const int64_t item = it / chunks, c = it % chunks;
+      const int64_t t = item / Hkv, hk = item % Hkv;
+      const int64_t s0 = S * c / chunks, s1 = S * (c + 1) / chunks;
+      // The G query rows, pre-scaled.
+      for (int64_t g = 0; g < G; ++g) {
+        const float* qr = f32_row(q, t * Hq + hk * G + g);
+        for (int64_t i = 0; i < D; ++i) qbuf[g * D + i] = qr[i] * scale;
       }
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      float denom = 0.0f;
-      if (mx != -std::numeric_limits<float>::infinity()) {
-        for (int64_t s = 0; s < S; ++s) {
-          if (score[s] == -std::numeric_limits<float>::infinity()) continue;
-          const float p = std::exp(score[s] - mx);
-          denom += p;
-          const float* vr = row_f32(v, s * Hkv + hk, vt);
-          for (int64_t i = 0; i < Dv; ++i) acc[i] += p * vr[i];
+      AttnPartial out;
+      if (chunks > 1) {
+        float* base = partials + it * G * (Dv + 2);
+        out = {base, base + G, base + 2 * G};
+      } else {
+        acc_local.resize(G * Dv);
+        ml_local.resize(2 * G);
+        out = {ml_local.data(), ml_local.data() + G, acc_local.data()};
+      }
+      for (int64_t g = 0; g < G; ++g) {
+        out.m[g] = -std::numeric_limits<float>::infinity();
+        out.l[g] = 0.0f;
+      }
+      std::fill(out.acc, out.acc + G * Dv, 0.0f);
+      for (int64_t sb = s0; sb < s1; sb += kKeyBlock) {
+        int n = 0;
+        for (int64_t s = sb; s < std::min(s1, sb + kKeyBlock); ++s) {
+          const bool in_block = blocks && qblock[t] >= 0 && qblock[t] == kblock[s];
+          const bool visible = kpos[s] >= 0 && (kpos[s] <= qpos[t] || in_block) &&
+                               (window <= 0 || qpos[t] - kpos[s] < window);
+          if (visible) idx[n++] = static_cast<int32_t>(s);
+        }
+        if (n == 0) continue;
+        // Scores sc[g][j] of the visible keys.
+        for (int j = 0; j < n; ++j) {
+          const int64_t r = idx[j] * Hkv + hk;
+          const bool f16 = k.dtype == DType::kF16;
+          const void* kr = k.dtype == DType::kF32 || f16 ? static_cast<const void*>(k.host_row(r)) : row_f32(k, r, kt);
+          kn.attn_dot(qbuf.data(), static_cast<int>(G), D, kr, f16, p);
+          for (int64_t g = 0; g < G; ++g) sc[g * kKeyBlock + j] = p[g];
+        }
+        // Online softmax: raise each head's running max, rescale its sums, exponentiate.
+        for (int64_t g = 0; g < G; ++g) {
+          float* sg = &sc[g * kKeyBlock];
+          float mx = out.m[g];
+          for (int j = 0; j < n; ++j) mx = std::max(mx, sg[j]);
+          if (mx > out.m[g]) {
+            const float f = std::exp(out.m[g] - mx);  // 0 when the old max is -inf
+            out.l[g] *= f;
+            for (int64_t i = 0; i < Dv; ++i) out.acc[g * Dv + i] *= f;
+            out.m[g] = mx;
+          }
+          out.l[g] += kn.exp_sum(sg, n, mx);
+        }
+        for (int j = 0; j < n; ++j) {
+          const int64_t r = idx[j] * Hkv + hk;
+          const bool f16 = v.dtype == DType::kF16;
+          const void* vr = v.dtype == DType::kF32 || f16 ? static_cast<const void*>(v.host_row(r)) : row_f32(v, r, vt);
+          for (int64_t g = 0; g < G; ++g) p[g] = sc[g * kKeyBlock + j];
+          kn.attn_axpy(out.acc, static_cast<int>(G), Dv, p, vr, f16);
         }
       }
-      float* out = f32_row_mut(op.dst, t * Hq + h);
-      const float inv = denom > 0.0f ? 1.0f / denom : 0.0f;
-      for (int64_t i = 0; i < Dv; ++i) out[i] = acc[i] * inv;
+      if (chunks == 1) {
+        for (int64_t g = 0; g < G; ++g) {
+          float* o = f32_row_mut(op.dst, t * Hq + hk * G + g);
+          const float inv = out.l[g] > 0.0f ? 1.0f / out.l[g] : 0.0f;
+          for (int64_t i = 0; i < Dv; ++i) o[i] = out.acc[g * Dv + i] * inv;
+        }
+      }
     }
   });
+  if (chunks > 1) {
+    // Merge the chunks of each (row, head): weights exp(m_c − max_c m_c).
+    ctx.pool.parallel_for(T * Hq, [&](int64_t b, int64_t e, int) {
+      for (int64_t th = b; th < e; ++th) {
+        const int64_t t = th / Hq, h = th % Hq, hk = h / G, g = h % G;
+        const int64_t item = t * Hkv + hk;
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t c = 0; c < chunks; ++c) mx = std::max(mx, partials[(item * chunks + c) * G * (Dv + 2) + g]);
+        float* o = f32_row_mut(op.dst, th);
+        std::fill(o, o + Dv, 0.0f);
+        float den = 0.0f;
+        if (mx != -std::numeric_limits<float>::infinity()) {
+          for (int64_t c = 0; c < chunks; ++c) {
+            const float* base = partials + (item * chunks + c) * G * (Dv + 2);
+            if (base[g] == -std::numeric_limits<float>::infinity()) continue;
+            const float w = std::exp(base[g] - mx);
+            den += base[G + g] * w;
+            const float* a = base + 2 * G + g * Dv;
+            for (int64_t i = 0; i < Dv; ++i) o[i] += a[i] * w;
+          }
+        }
+        const float inv = den > 0.0f ? 1.0f / den : 0.0f;
+        for (int64_t i = 0; i < Dv; ++i) o[i] *= inv;
+      }
+    });
+  }
   return OkStatus();
 }
 
@@ -416,7 +505,7 @@ Status execute(const Op& op, const Context& ctx) {
     case OpKind::kRmsNorm: return norm(op, pool, /*layer=*/false);
     case OpKind::kLayerNorm: return norm(op, pool, /*layer=*/true);
     case OpKind::kRope: return rope(op, pool);
-    case OpKind::kAttention: return attention(op, pool);
+    case OpKind::kAttention: return attention(op, ctx);
     case OpKind::kGeglu: return binary(op, pool, [](float g, float u) { return gelu_tanh(g) * u; });
     case OpKind::kAdd: return binary(op, pool, [](float x, float y) { return x + y; });
     case OpKind::kMul: return binary(op, pool, [](float x, float y) { return x * y; });

@@ -72,10 +72,21 @@ using GemmFn = void (*)(const uint8_t* w, size_t ldw, int64_t n, const QActs& x,
                         size_t ldo, uint8_t* scratch);
 size_t gemm_scratch_bytes(int64_t K);
 
+// Attention pieces (cpu_kernels.cpp's attention is built from these), keys/values f32 or f16:
+//   attn_dot:  out[g] = q_g · k for the G query rows q_g = q + g·D
+//   attn_axpy: acc_g += p[g] · v for the G accumulator rows acc_g = acc + g·D
+//   exp_sum:   x[i] = exp(x[i] − m) for i < n (x[i] = −inf gives 0); returns Σ x[i]
+using AttnDotFn = void (*)(const float* q, int G, int64_t D, const void* k, bool f16, float* out);
+using AttnAxpyFn = void (*)(float* acc, int G, int64_t D, const float* p, const void* v, bool f16);
+using ExpSumFn = float (*)(float* x, int64_t n, float m);
+
 struct Kernels {
   Isa isa;
   RowDotFn q4_0, q8_0, q4_k, q6_k;
   FloatDotFn f32, f16, bf16;
+  AttnDotFn attn_dot;
+  AttnAxpyFn attn_axpy;
+  ExpSumFn exp_sum;
   GemmFn gemm_q4_0 = nullptr, gemm_q8_0 = nullptr, gemm_q4_k = nullptr, gemm_q6_k = nullptr;
   RowDotFn int8(DType t) const;
   FloatDotFn fp(DType t) const;

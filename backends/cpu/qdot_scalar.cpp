@@ -1,4 +1,6 @@
 // The portable path of qdot.h: chunks decoded by qdot_chunks.h, integer lane dots, f32 sums.
+#include <cmath>
+
 #include "core/quant.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_chunks.h"
@@ -80,6 +82,35 @@ void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R,
   }
 }
 
+inline float kv_at(const void* p, bool f16, int64_t i) {
+  return f16 ? f16_to_f32(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+
+void attn_dot(const float* q, int G, int64_t D, const void* k, bool f16, float* out) {
+  for (int g = 0; g < G; ++g) {
+    float acc[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= D; i += 8) {
+      for (int j = 0; j < 8; ++j) acc[j] += q[g * D + i + j] * kv_at(k, f16, i + j);
+    }
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < D; ++i) s += q[g * D + i] * kv_at(k, f16, i);
+    out[g] = s;
+  }
+}
+
+void attn_axpy(float* acc, int G, int64_t D, const float* p, const void* v, bool f16) {
+  for (int g = 0; g < G; ++g) {
+    for (int64_t i = 0; i < D; ++i) acc[g * D + i] += p[g] * kv_at(v, f16, i);
+  }
+}
+
+float exp_sum(float* x, int64_t n, float m) {
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += x[i] = std::exp(x[i] - m);
+  return s;
+}
+
 }  // namespace
 
 const Kernels& kernels_scalar() {
@@ -90,7 +121,10 @@ const Kernels& kernels_scalar() {
                          &rowdot<chunks::Q6_K>,
                          &fdot<DType::kF32>,
                          &fdot<DType::kF16>,
-                         &fdot<DType::kBF16>};
+                         &fdot<DType::kBF16>,
+                         &attn_dot,
+                         &attn_axpy,
+                         &exp_sum};
   return k;
 }
 

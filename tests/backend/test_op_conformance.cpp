@@ -372,7 +372,7 @@ AttnInputs make_attention_inputs(const AttnCase& c) {
   in.v = typed_tensor(c.kv, {c.S, c.Hkv, c.Dv}, random_f32(rng, c.S * c.Hkv * c.Dv, -1.0f, 1.0f));
   // Queries are the newest T positions up to qmax; the cache holds S slots in shuffled (ring-like)
   // order: two future positions (qmax+1, qmax+2), the S-2 most recent ones, and some empty slots.
-  const int32_t qmax = 70;
+  const int32_t qmax = std::max<int32_t>(70, static_cast<int32_t>(c.S) + 10);  // every slot can hold a position
   for (int64_t t = 0; t < c.T; ++t) in.qpos.push_back(qmax - static_cast<int32_t>(c.T) + 1 + static_cast<int32_t>(t));
   in.kpos = {qmax + 1, qmax + 2};
   for (int64_t s = 0; static_cast<int64_t>(in.kpos.size()) < c.S; ++s) in.kpos.push_back(qmax - static_cast<int32_t>(s));
@@ -534,6 +534,20 @@ TEST_CASE("op: attention grid (GQA/MQA/MHA, k/v dtypes, masks, windows, blocks)"
   CHECK(cov.future_hidden > 0);
   CHECK(cov.window_hidden > 0);
   CHECK(cov.future_in_block > 0);
+}
+
+TEST_CASE("op: attention at the 12B's head shapes over long caches (key blocks, split keys)") {
+  // One query row (decode) and four (verify) over 700 / 1500 keys: the CPU backend splits the keys
+  // across threads and processes them in blocks of 64 with an online softmax; sliding layers
+  // (8 KV heads, D 256, window 1024) and full layers (1 KV head shared by 16, D 512).
+  uint32_t seed = 900;
+  for (DType kv : {DType::kF16, DType::kF32}) {
+    for (int64_t T : {1, 4}) {
+      check_attention({T, 700, 16, 8, 256, 256, kv, 1024, false, 1.0f, seed++});
+      check_attention({T, 1500, 16, 1, 512, 512, kv, 0, false, 1.0f, seed++});
+      check_attention({T, 1500, 16, 8, 256, 256, kv, 1024, true, 1.0f, seed++});
+    }
+  }
 }
 
 TEST_CASE("op: attention with Dv != D and a longer cache") {
