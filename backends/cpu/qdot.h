@@ -21,7 +21,7 @@ namespace gemma12b::cpu {
 
 // One activation row of K values (K a multiple of 64) quantized for the kernels.
 struct QRow {
-  const int8_t* q;     // [K]    round(x / dx), in [-127, 127]
+  const int8_t* q;     // [K]    round(x · (1/dx)), in [-127, 127]
   const float* dl;     // [K/4]  dx of each 4-element lane (dx repeated 8 times per 32-block)
   const int32_t* ns4;  // [K/4]  −Σ q over each 4-element lane
   const float* ds;     // [K/32] dx · Σ q over each 32-block (for q4_k's min term)
@@ -46,8 +46,8 @@ class QActs {
   std::vector<int32_t> ns4_, ns16_;
 };
 
-// The scale dx = max|x| / 127 and q = round-to-nearest-even(x / dx) of one 32-block, the exact
-// definition every path uses (tests rebuild the expected result from it).
+// The scale dx = max|x| / 127 and q = round-to-nearest-even(x · (1/dx)) (0 for an all-zero
+// block) of one 32-block: the one definition every path uses (tests rebuild expectations from it).
 void quantize_block32(const float* x, int8_t* q, float* dx);
 
 // Weight types with an int8 path.
