@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/quant.h"
+
 namespace gemma12b::cpu {
 
 void quantize_block32(const float* x, int8_t* q, float* dx) {
@@ -61,6 +63,24 @@ void QActs::quantize_row(int64_t m, const float* xr) {
 QRow QActs::row(int64_t m) const {
   return QRow{q_.data() + m * K_, dl_.data() + m * K_ / 4, ns4_.data() + m * K_ / 4, ds_.data() + m * K_ / 32,
               ns16_.data() + m * K_ / 16};
+}
+
+void q4_k_scales(const void* block, float* dsc, float* dmn) {
+  const BlockQ4_K& b = *static_cast<const BlockQ4_K*>(block);
+  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+  const uint8_t* q = b.scales;
+  for (int j = 0; j < 8; ++j) {
+    int sc, mn;
+    if (j < 4) {
+      sc = q[j] & 63;
+      mn = q[j + 4] & 63;
+    } else {
+      sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+      mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+    dsc[j] = d * static_cast<float>(sc);
+    dmn[j] = dmin * static_cast<float>(mn);
+  }
 }
 
 bool has_int8_kernel(DType t) {

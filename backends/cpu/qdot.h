@@ -50,6 +50,10 @@ class QActs {
 // block) of one 32-block: the one definition every path uses (tests rebuild expectations from it).
 void quantize_block32(const float* x, int8_t* q, float* dx);
 
+// Scales d·sc_j and mins dmin·m_j of the 8 sub-blocks of one q4_k super-block (a BlockQ4_K):
+// one out-of-line definition for every ISA path.
+void q4_k_scales(const void* block, float* dsc, float* dmn);
+
 // Weight types with an int8 path.
 bool has_int8_kernel(DType t);
 

@@ -60,20 +60,7 @@ struct Q4_K {
   };
   static void begin(const uint8_t* row, int64_t s, State& st) {
     const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[s];
-    const float d = h2f(b.d), dmin = h2f(b.dmin);
-    const uint8_t* q = b.scales;
-    for (int j = 0; j < 8; ++j) {
-      int sc, mn;
-      if (j < 4) {
-        sc = q[j] & 63;
-        mn = q[j + 4] & 63;
-      } else {
-        sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-      }
-      st.dsc[j] = d * static_cast<float>(sc);
-      st.dmn[j] = dmin * static_cast<float>(mn);
-    }
+    q4_k_scales(&b, st.dsc, st.dmn);
     st.qs = b.qs;
   }
   static void chunk(const State& st, int c, __m512i& u, __m512& ws) {

@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/quant.h"
+#include "cpu/qdot.h"
 
 namespace gemma12b::cpu::chunks {
 
@@ -50,24 +51,6 @@ struct Q8_0 {
   }
 };
 
-// Scales d·sc_j and mins dmin·m_j of the 8 sub-blocks of a q4_k super-block.
-inline void q4_k_scales(const BlockQ4_K& b, float* dsc, float* dmn) {
-  const float d = h2f(b.d), dmin = h2f(b.dmin);
-  const uint8_t* q = b.scales;
-  for (int j = 0; j < 8; ++j) {
-    int sc, mn;
-    if (j < 4) {
-      sc = q[j] & 63;
-      mn = q[j + 4] & 63;
-    } else {
-      sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-      mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-    dsc[j] = d * static_cast<float>(sc);
-    dmn[j] = dmin * static_cast<float>(mn);
-  }
-}
-
 // q4_k: 256-element super-blocks, 4 chunks; chunk c = low nibbles of qs[32c..] (sub-block 2c)
 // then high nibbles (2c+1); w = d·sc·u − dmin·m (offset 0, the mins go to the min term).
 struct Q4_K {
@@ -76,7 +59,7 @@ struct Q4_K {
   static void decode(const uint8_t* row, int64_t s, int c, Chunk& o) {
     const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[s];
     float dsc[8], dmn[8];
-    q4_k_scales(b, dsc, dmn);
+    q4_k_scales(&b, dsc, dmn);
     for (int j = 0; j < 32; ++j) {
       o.u[j] = b.qs[32 * c + j] & 0x0F;
       o.u[32 + j] = b.qs[32 * c + j] >> 4;
@@ -88,7 +71,7 @@ struct Q4_K {
   }
   static void mins(const uint8_t* row, int64_t s, float* dmn) {
     float dsc[8];
-    q4_k_scales(reinterpret_cast<const BlockQ4_K*>(row)[s], dsc, dmn);
+    q4_k_scales(reinterpret_cast<const BlockQ4_K*>(row) + s, dsc, dmn);
   }
 };
 
