@@ -6,6 +6,7 @@
 
 #include "core/quant.h"
 #include "cpu/qdot.h"
+#include "cpu/qdot_rows.h"
 
 namespace gemma12b::cpu {
 namespace {
@@ -132,23 +133,11 @@ void rowdot_r(const uint8_t* w, const QRow* x, int64_t K, float* out) {
   for (int r = 0; r < R; ++r) out[r] = hsum256(acc[r]) - hsum256(accm[r]);
 }
 
-template <class T, int R>
-void rows_r(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int64_t K, float* out, size_t ldo) {
-  float o[R];
-  for (int64_t j = 0; j < n; ++j) {
-    rowdot_r<T, R>(w + j * ldw, x, K, o);
-    for (int r = 0; r < R; ++r) out[r * ldo + j] = o[r];
-  }
-}
-
 template <class T>
 void rowdot(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out, size_t ldo) {
-  switch (R) {
-    case 1: return rows_r<T, 1>(w, ldw, n, x, K, out, ldo);
-    case 2: return rows_r<T, 2>(w, ldw, n, x, K, out, ldo);
-    case 3: return rows_r<T, 3>(w, ldw, n, x, K, out, ldo);
-    default: return rows_r<T, 4>(w, ldw, n, x, K, out, ldo);
-  }
+  with_rows(R, [&](auto rc) {
+    each_row(R, w, ldw, n, out, ldo, [&](const uint8_t* wj, float* o) { rowdot_r<T, rc.value>(wj, x, K, o); });
+  });
 }
 
 template <DType kT>
@@ -193,23 +182,11 @@ void fdot_r(const uint8_t* w, const float* const* x, int64_t K, float* out) {
   }
 }
 
-template <DType kT, int R>
-void frows_r(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int64_t K, float* out, size_t ldo) {
-  float o[R];
-  for (int64_t j = 0; j < n; ++j) {
-    fdot_r<kT, R>(w + j * ldw, x, K, o);
-    for (int r = 0; r < R; ++r) out[r * ldo + j] = o[r];
-  }
-}
-
 template <DType kT>
 void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R, int64_t K, float* out, size_t ldo) {
-  switch (R) {
-    case 1: return frows_r<kT, 1>(w, ldw, n, x, K, out, ldo);
-    case 2: return frows_r<kT, 2>(w, ldw, n, x, K, out, ldo);
-    case 3: return frows_r<kT, 3>(w, ldw, n, x, K, out, ldo);
-    default: return frows_r<kT, 4>(w, ldw, n, x, K, out, ldo);
-  }
+  with_rows(R, [&](auto rc) {
+    each_row(R, w, ldw, n, out, ldo, [&](const uint8_t* wj, float* o) { fdot_r<kT, rc.value>(wj, x, K, o); });
+  });
 }
 
 // ---- attention pieces ----

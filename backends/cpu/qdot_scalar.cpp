@@ -4,6 +4,7 @@
 #include "core/quant.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_chunks.h"
+#include "cpu/qdot_rows.h"
 
 namespace gemma12b::cpu {
 namespace {
@@ -66,20 +67,12 @@ void fdot1(const uint8_t* w, const float* const* x, int R, int64_t K, float* out
 
 template <class T>
 void rowdot(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out, size_t ldo) {
-  float o[kMaxRows];
-  for (int64_t j = 0; j < n; ++j) {
-    rowdot1<T>(w + j * ldw, x, R, K, o);
-    for (int r = 0; r < R; ++r) out[r * ldo + j] = o[r];
-  }
+  each_row(R, w, ldw, n, out, ldo, [&](const uint8_t* wj, float* o) { rowdot1<T>(wj, x, R, K, o); });
 }
 
 template <DType kT>
 void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R, int64_t K, float* out, size_t ldo) {
-  float o[kMaxRows];
-  for (int64_t j = 0; j < n; ++j) {
-    fdot1<kT>(w + j * ldw, x, R, K, o);
-    for (int r = 0; r < R; ++r) out[r * ldo + j] = o[r];
-  }
+  each_row(R, w, ldw, n, out, ldo, [&](const uint8_t* wj, float* o) { fdot1<kT>(wj, x, R, K, o); });
 }
 
 inline float kv_at(const void* p, bool f16, int64_t i) {
