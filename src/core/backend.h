@@ -78,6 +78,11 @@ struct DeviceOptions {
   // CPU: quantized weights meet f32 activations (the dequantized-f32 math of the reference
   // backend) instead of int8 activations per 32-block (llama.cpp's scheme, several times faster).
   bool exact_matmul = false;
+  // GPU backends: which physical device (an index into the backend's device list). -1 picks the
+  // first discrete GPU, else the first integrated one, else whatever exists (lavapipe). The
+  // environment variable GEMMA12B_VULKAN_DEVICE (an index or a substring of the device name)
+  // overrides it.
+  int device_index = -1;
 };
 
 struct BackendFactory {
