@@ -21,6 +21,7 @@ void gemma12b_model_params_init(gemma12b_model_params* p) {
   std::memset(p, 0, sizeof(*p));
   p->struct_size = sizeof(*p);
   p->backend = GEMMA12B_BACKEND_AUTO;
+  p->device_index = -1;
 }
 
 gemma12b_status gemma12b_model_load(const char* path, const gemma12b_model_params* params,
@@ -35,13 +36,20 @@ gemma12b_status gemma12b_model_load(const char* path, const gemma12b_model_param
       case GEMMA12B_BACKEND_AUTO:
       case GEMMA12B_BACKEND_CPU: backend = "cpu"; break;
       case GEMMA12B_BACKEND_REFERENCE: backend = "reference"; break;
+      case GEMMA12B_BACKEND_VULKAN: backend = "vulkan"; break;
       default: return fail(GEMMA12B_ERR_INVALID_ARGUMENT, "gemma12b_model_load: unknown backend");
     }
     GEMMA12B_CHECK_ARG(p.n_threads >= 0, "gemma12b_model_load: n_threads must be >= 0");
+    GEMMA12B_CHECK_ARG(p.device_index >= -1, "gemma12b_model_load: device_index must be >= -1");
     auto m = std::make_unique<gemma12b_model>();
     gemma12b::DeviceOptions dopt;
     dopt.n_threads = p.n_threads;
+    dopt.device_index = p.device_index;
     auto device = gemma12b::create_device(backend, dopt);
+    if (!device.ok() && device.status().code() == absl::StatusCode::kUnavailable) {
+      // A backend without a device here (no Vulkan driver): valid but not supported, not internal.
+      return fail(GEMMA12B_ERR_UNSUPPORTED, std::string(device.status().message()));
+    }
     if (!device.ok()) return fail(device.status());
     m->device = std::move(*device);
     m->log.fn = p.log;

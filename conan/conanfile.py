@@ -2,6 +2,8 @@
 # Dependencies come from the system (Debian packages, see scripts/bootstrap.sh), as this project
 # builds against Debian's oneDNN, Abseil, nlohmann-json, stb, libsamplerate, libwebp, libsndfile and FFmpeg; the recipe
 # checks they are installed (Apt in "check" mode) instead of fetching them from a remote.
+# with_vulkan=True builds the Vulkan backend (needs libvulkan-dev and glslc; static consumers then
+# link libvulkan too); the default leaves it out, as GEMMA12B_VULKAN=OFF does.
 import os
 
 from conan import ConanFile
@@ -44,11 +46,6 @@ class Gemma12bConan(ConanFile):
         if self.options.shared:
             self.options.rm_safe("fPIC")
 
-    def validate(self):
-        if self.options.with_vulkan:
-            from conan.errors import ConanInvalidConfiguration
-            raise ConanInvalidConfiguration("gemma12b: the Vulkan backend is not implemented yet (issue #8)")
-
     def export_sources(self):
         root = os.path.join(self.recipe_folder, "..")
         for pattern in ("CMakeLists.txt", "cmake/*", "src/*", "backends/*", "capi/*", "include/*", "LICENSE"):
@@ -60,6 +57,9 @@ class Gemma12bConan(ConanFile):
                            "libwebp-dev", "libsndfile1-dev", "libavformat-dev", "libavcodec-dev",
                            "libswscale-dev", "libavutil-dev", "libswresample-dev"],
                           check=True)
+        if self.options.with_vulkan:
+            # The Vulkan loader and headers, and glslc for the shaders (build time only).
+            Apt(self).install(["libvulkan-dev", "glslc"], check=True)
 
     def layout(self):
         cmake_layout(self)
@@ -67,6 +67,8 @@ class Gemma12bConan(ConanFile):
     def generate(self):
         tc = CMakeToolchain(self)
         tc.cache_variables["GEMMA12B_ONEDNN"] = bool(self.options.with_onednn)
+        # with_vulkan: the Vulkan backend (GEMMA12B_BACKEND_VULKAN), required when asked for.
+        tc.cache_variables["GEMMA12B_VULKAN"] = "ON" if self.options.with_vulkan else "OFF"
         tc.cache_variables["GEMMA12B_BUILD_TESTS"] = False
         tc.cache_variables["GEMMA12B_BUILD_EXAMPLES"] = False
         tc.generate()
@@ -96,6 +98,7 @@ class Gemma12bConan(ConanFile):
         self.cpp_info.components["c"].set_property("cmake_target_name", "gemma12b::gemma12b")
         if not self.options.shared:
             cpu = ["dnnl"] if self.options.with_onednn else ["openblas"]
-            self.cpp_info.components["c"].system_libs = cpu + self._static_system_libs
+            vulkan = ["vulkan"] if self.options.with_vulkan else []
+            self.cpp_info.components["c"].system_libs = cpu + vulkan + self._static_system_libs
         self.cpp_info.components["cpp"].requires = ["c"]
         self.cpp_info.components["cpp"].set_property("cmake_target_name", "gemma12b::cpp")

@@ -16,6 +16,8 @@ PACKAGES=(
   libstb-dev libsamplerate0-dev                      # image decoding, audio resampling
   libwebp-dev libsndfile1-dev                         # WebP images; FLAC/MP3/Ogg audio
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libswresample-dev  # video (FFmpeg)
+  libvulkan-dev glslc                                 # the Vulkan backend (loader, headers, shader compiler)
+  mesa-vulkan-drivers vulkan-tools vulkan-validationlayers  # lavapipe (CPU Vulkan), vulkaninfo, validation in CI
 )
 if [[ "${GEMMA12B_SKIP_APT:-0}" != 1 ]]; then
   SUDO=""

@@ -50,9 +50,15 @@ enum {
 };
 
 typedef enum {
-  GEMMA12B_BACKEND_AUTO = 0, /* the fastest available */
+  GEMMA12B_BACKEND_AUTO = 0, /* the CPU backend (AUTO never picks a GPU) */
   GEMMA12B_BACKEND_CPU = 1,
-  GEMMA12B_BACKEND_REFERENCE = 2 /* plain loops; slow; for testing */
+  GEMMA12B_BACKEND_REFERENCE = 2, /* plain loops; slow; for testing */
+  /* A Vulkan GPU (gemma12b_model_params.device_index or the environment variable
+   * GEMMA12B_VULKAN_DEVICE choose which); on a machine without one, Mesa's lavapipe (a CPU
+   * Vulkan driver: correct but slow). gemma12b_model_load fails with GEMMA12B_ERR_NOT_FOUND when
+   * the library was built without the Vulkan backend, GEMMA12B_ERR_UNSUPPORTED when the machine
+   * has no Vulkan device at all. */
+  GEMMA12B_BACKEND_VULKAN = 3
 } gemma12b_backend;
 
 typedef enum {
@@ -112,6 +118,11 @@ typedef struct {
    * from the thread that made the call. NULL = the process-wide sink. */
   gemma12b_log_fn log;
   void* log_user_data;
+  /* GPU backends: which device, an index into the backend's device list. -1 (the default) =
+   * the first discrete GPU, else the first integrated one, else any (lavapipe). The environment
+   * variable GEMMA12B_VULKAN_DEVICE (an index or part of a device name) overrides it. The CPU
+   * and reference backends ignore it. */
+  int32_t device_index;
 } gemma12b_model_params;
 
 GEMMA12B_API void gemma12b_model_params_init(gemma12b_model_params* params);

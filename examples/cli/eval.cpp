@@ -63,6 +63,13 @@ int eval(const std::map<std::string, std::string>& v) {
   if (!load_manifest(v, &j, &dir, &out_dir, &err)) return fail(err);
   try {
     g::DeviceOptions dopt;
+    // -t/--threads and --device as for generate (the same DeviceOptions).
+    for (auto [key, field, min] :
+         {std::tuple{"--threads", &dopt.n_threads, 0}, std::tuple{"--device", &dopt.device_index, -1}}) {
+      if (v.count(key) && (!absl::SimpleAtoi(v.at(key), field) || *field < min)) {
+        return fail(std::string(key) + ": '" + v.at(key) + "' is not a valid value");
+      }
+    }
     const std::string backend = v.count("--backend") ? v.at("--backend") : "cpu";
     auto device = g::create_device(backend, dopt);
     if (!device.ok()) return fail(std::string(device.status().message()));

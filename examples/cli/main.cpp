@@ -52,7 +52,10 @@ commands:
 
 options:
   -m, --model PATH       GGUF file or HF safetensors directory (required)
-  --backend NAME         cpu (default) or reference
+  --backend NAME         cpu (default), reference, or vulkan (a Vulkan GPU; lavapipe, Mesa's
+                         CPU driver, where there is none)
+  --device N             vulkan: device index (default: the first discrete GPU, else the first
+                         integrated one; GEMMA12B_VULKAN_DEVICE=N or a name part overrides it)
   -t, --threads N        CPU threads (default: all cores)
   --tokens LIST          prompt as comma-separated token ids (e.g. 2,105,2364)
   -p, --prompt TEXT      prompt as text (the model's tokenizer; BOS added)
@@ -154,9 +157,15 @@ int run(const Args& a) {
   auto model_it = a.values.find("--model");
   if (model_it == a.values.end()) return fail("--model is required");
   g::DeviceOptions dopt;
-  if (!get_num(a, "--threads", &dopt.n_threads, &err)) return fail(err);
+  if (!get_num(a, "--threads", &dopt.n_threads, &err) || !get_num(a, "--device", &dopt.device_index, &err)) {
+    return fail(err);
+  }
+  if (dopt.device_index < -1) return fail("--device: must be a device index (0, 1, ...) or -1");
   const std::string backend = a.values.count("--backend") ? a.values.at("--backend") : "cpu";
   auto device = g::create_device(backend, dopt);
+  if (!device.ok() && device.status().code() == absl::StatusCode::kUnavailable) {
+    return fail("backend '" + backend + "' has no device here: " + std::string(device.status().message()));
+  }
   if (!device.ok()) return fail(std::string(device.status().message()));
   g::LoadOptions lopt;
   auto t0 = std::chrono::steady_clock::now();

@@ -77,7 +77,13 @@ inline Status check(gemma12b_status s) {
 }
 }  // namespace detail
 
-enum class Backend { kAuto = GEMMA12B_BACKEND_AUTO, kCpu = GEMMA12B_BACKEND_CPU, kReference = GEMMA12B_BACKEND_REFERENCE };
+// kAuto is the CPU backend; kVulkan a Vulkan GPU (lavapipe where there is none; see gemma12b.h).
+enum class Backend {
+  kAuto = GEMMA12B_BACKEND_AUTO,
+  kCpu = GEMMA12B_BACKEND_CPU,
+  kReference = GEMMA12B_BACKEND_REFERENCE,
+  kVulkan = GEMMA12B_BACKEND_VULKAN
+};
 enum class KvType { kF16 = GEMMA12B_KV_F16, kF32 = GEMMA12B_KV_F32, kQ8_0 = GEMMA12B_KV_Q8_0 };
 enum class StopReason { kStopToken = GEMMA12B_STOP_TOKEN, kMaxTokens = GEMMA12B_STOP_MAX_TOKENS,
                         kContextFull = GEMMA12B_STOP_CONTEXT_FULL, kCancelled = GEMMA12B_STOP_CANCELLED };
@@ -87,6 +93,8 @@ struct ModelOptions {
   int32_t n_threads = 0;
   std::function<bool(float)> progress;  // return false to cancel loading
   std::string mmproj;  // "" = text only; a projector path; "auto" = found next to the model
+  // GPU backends: device index; -1 = the first discrete GPU (GEMMA12B_VULKAN_DEVICE overrides it).
+  int32_t device_index = -1;
 };
 
 struct ContextOptions {
@@ -501,6 +509,7 @@ class Model {
     p.backend = static_cast<int32_t>(o.backend);
     p.n_threads = o.n_threads;
     p.mmproj = o.mmproj.empty() ? nullptr : o.mmproj.c_str();
+    p.device_index = o.device_index;
     if (o.progress) {
       p.progress = [](float f, void* fn) { return (*static_cast<const std::function<bool(float)>*>(fn))(f) ? 1 : 0; };
       p.progress_user_data = const_cast<std::function<bool(float)>*>(&o.progress);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -64,6 +65,50 @@ std::vector<float> bytes_to_f32(const std::vector<uint8_t>& bytes) {
   return v;
 }
 
+bool vulkan_built() {
+  for (const BackendFactory& f : registered_backends()) {
+    if (std::string(f.name) == "vulkan") return true;
+  }
+  return false;
+}
+
+StatusOr<std::unique_ptr<Device>> vulkan_device_or_skip(const DeviceOptions& options) {
+  auto dev = create_device("vulkan", options);
+  if (dev.ok()) return dev;
+  // Not built: create_device says NotFound. Built but no device: Unavailable. Anything else (a
+  // bad GEMMA12B_VULKAN_DEVICE, a driver failure) is an error the caller must report.
+  const absl::StatusCode code = dev.status().code();
+  const bool none = vulkan_built() ? code == absl::StatusCode::kUnavailable
+                                   : code == absl::StatusCode::kNotFound;
+  if (!none) return dev.status();
+  static bool printed = false;
+  if (!printed) {
+    printed = true;
+    std::printf("%s %s\n", kNoVulkanLine, dev.status().ToString().c_str());
+    std::fflush(stdout);
+  }
+  return std::unique_ptr<Device>();
+}
+
+namespace {
+
+// GEMMA12B_TEST_TARGETS: comma-separated prefixes of target names to keep ("" keeps all).
+bool target_selected(const std::string& label) {
+  const char* env = std::getenv("GEMMA12B_TEST_TARGETS");
+  if (env == nullptr || *env == '\0') return true;
+  const std::string list(env);
+  for (size_t b = 0; b <= list.size();) {
+    size_t e = list.find(',', b);
+    if (e == std::string::npos) e = list.size();
+    const std::string prefix = list.substr(b, e - b);
+    if (!prefix.empty() && label.compare(0, prefix.size(), prefix) == 0) return true;
+    b = e + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
 const std::vector<Target>& targets() {
   struct Holder {
     std::vector<std::unique_ptr<Device>> devices;
@@ -71,6 +116,7 @@ const std::vector<Target>& targets() {
     std::vector<Target> targets;
     void add(const std::string& label, const char* backend, int threads, const char* isa = nullptr,
              bool exact = false) {
+      if (!targets.empty() && !target_selected(label)) return;  // the reference always stays
       if (isa != nullptr) setenv("GEMMA12B_CPU_ISA", isa, 1);
       DeviceOptions options;
       options.n_threads = threads;
@@ -78,11 +124,13 @@ const std::vector<Target>& targets() {
       auto dev = create_device(backend, options);
       if (isa != nullptr) unsetenv("GEMMA12B_CPU_ISA");
       REQUIRE_MESSAGE(dev.ok(), dev.status().ToString());
-      auto stream = (*dev)->create_stream();
-      REQUIRE_MESSAGE(stream.ok(), stream.status().ToString());
-      const bool int8 = std::string(backend) == "cpu" && !exact;
-      targets.push_back(Target{label, dev->get(), stream->get(), int8});
-      devices.push_back(std::move(*dev));
+      push(label, std::move(*dev), std::string(backend) == "cpu" && !exact, /*gpu=*/false);
+    }
+    void push(const std::string& label, std::unique_ptr<Device> dev, bool int8, bool gpu) {
+      auto stream = dev->create_stream();
+      REQUIRE_MESSAGE(stream.ok(), label, ": ", stream.status().ToString());
+      targets.push_back(Target{label, dev.get(), stream->get(), int8, gpu});
+      devices.push_back(std::move(dev));
       streams.push_back(std::move(*stream));
     }
   };
@@ -100,6 +148,13 @@ const std::vector<Target>& targets() {
       h->add("cpu/" + n + "/2t", "cpu", 2, n.c_str());
     }
     h->add("cpu/exact/2t", "cpu", 2, nullptr, /*exact=*/true);
+    // The Vulkan device chosen as a user's would be (GEMMA12B_VULKAN_DEVICE, else the first
+    // discrete GPU, else lavapipe). Shaders compute in f32 throughout: no int8 activations.
+    if (target_selected("vulkan")) {
+      auto dev = vulkan_device_or_skip(DeviceOptions{});
+      REQUIRE_MESSAGE(dev.ok(), "vulkan: ", dev.status().ToString());
+      if (*dev != nullptr) h->push("vulkan", std::move(*dev), /*int8=*/false, /*gpu=*/true);
+    }
     return h;
   }();
   return holder->targets;

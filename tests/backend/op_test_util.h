@@ -42,14 +42,33 @@ std::vector<float> bytes_to_f32(const std::vector<uint8_t>& bytes);
 
 // One backend under test (or the oracle).
 struct Target {
-  std::string name;  // "reference", "cpu/avx512/2t", ...
+  std::string name;  // "reference", "cpu/avx512/2t", "vulkan", ...
   Device* device;
   Stream* stream;
   bool int8_matmul = false;  // quantized weights meet int8 activations (cpu/qdot.h)
+  // Buffers are device memory (Buffer::map() is nullptr; data moves through upload/download) and
+  // execution is asynchronous (errors may surface at synchronize()). The arithmetic contract is
+  // the same as the CPU's exact (f32-activation) path, so no case needs a looser tolerance.
+  bool gpu = false;
 };
 // [reference, cpu (best ISA) with 2 and 1 threads, cpu with each slower ISA path this processor
-// has (forced with GEMMA12B_CPU_ISA), cpu with exact (f32-activation) matmuls]; created once.
+// has (forced with GEMMA12B_CPU_ISA), cpu with exact (f32-activation) matmuls, vulkan (when this
+// build has the backend and the machine a Vulkan device)]; created once. The environment
+// variable GEMMA12B_TEST_TARGETS (comma-separated name prefixes, e.g. "vulkan") keeps only the
+// matching targets besides the reference, which is always first (the oracle).
 const std::vector<Target>& targets();
+
+// ---- Vulkan -------------------------------------------------------------------------------------
+// Tests that exercise Vulkan specifically report as skipped in ctest (SKIP_REGULAR_EXPRESSION,
+// tests/CMakeLists.txt) when the build has no Vulkan backend (create_device gives NotFound) or
+// the machine no Vulkan device (Unavailable): they print kNoVulkanLine plus the status.
+inline constexpr char kNoVulkanLine[] = "SKIPPED: no Vulkan device:";
+// Whether this build registered a backend named "vulkan".
+bool vulkan_built();
+// A Vulkan device made with `options`; an OK status holding nullptr when there is none to test
+// (not built, or no device: the skip line is printed once per process). Any other failure to
+// create it is returned as the error.
+StatusOr<std::unique_ptr<Device>> vulkan_device_or_skip(const DeviceOptions& options);
 
 // The result of running an op body on one target: its status and, when OK, the dst bytes.
 struct Outcome {

@@ -1,9 +1,13 @@
 // Op conformance: every op of core/op.h run on the reference backend (the oracle, double
-// accumulation) and on the CPU backend (f32 accumulation; 2 threads and 1 thread), with random
-// inputs, edge cases and the validation errors of core/ops.
+// accumulation), on the CPU backend (f32 accumulation; 2 threads and 1 thread) and, when the
+// build has it and the machine a device, on the Vulkan backend (f32 shaders; lavapipe on a
+// machine without a GPU), with random inputs, edge cases and the validation errors of core/ops.
+// GEMMA12B_TEST_TARGETS=vulkan runs only the reference and Vulkan (see op_test_util.h).
 //
-// Tolerances: the CPU backend uses the same core/quant (de)quantizers as the reference, so the
-// only differences are f32 vs double arithmetic. With u = 2^-24:
+// Tolerances: the CPU and Vulkan backends use the same (de)quantization rules as the reference
+// (core/quant; the Vulkan shaders reproduce them bit for bit), so the only differences are f32
+// vs double arithmetic, and the same bounds hold for both. Vulkan matmuls with quantized weights
+// keep f32 activations, so they are checked like the CPU's exact path. With u = 2^-24:
 //  - single IEEE operations (add, mul, scale, get_rows' scaling, copies) must match bit for bit;
 //  - matmul: a K-term f32 dot product has error ≲ c·√K·u·Σ|x_k·w_k| (blocked/pairwise summation,
 //    random rounding); we allow 4·√K·u·Σ|x_k w_k| per element (≈ 50× the typical error, ≪ the
@@ -579,7 +583,7 @@ TEST_CASE("op: attention query with no visible key gives zeros") {
   CHECK_FALSE(all_zero(1));
   CHECK(all_zero(2));
   CHECK_FALSE(all_zero(3));
-  // The CPU results for the empty queries must be exact zeros, not NaN or garbage.
+  // Every backend's results for the empty queries must be exact zeros, not NaN or garbage.
   const std::vector<Outcome> outs = run_all("attention empty queries (exact zeros)",
                                             [&](Env& env) { return run_attention(env, c, in); });
   for (size_t k = 0; k < outs.size(); ++k) {

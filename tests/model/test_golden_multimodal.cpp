@@ -2,6 +2,9 @@
 // GGUF and from the HF checkpoint, and the decoder's logits over text + media + text layouts.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <string>
+
 #include "core/backend.h"
 #include "io/image.h"
 #include "io/wav.h"
@@ -18,6 +21,21 @@ std::unique_ptr<Device> cpu() {
   auto d = create_device("cpu", DeviceOptions{2});
   REQUIRE(d.ok());
   return std::move(*d);
+}
+
+// The Vulkan device, or nullptr after printing the line that makes ctest report the case as
+// skipped (tests/CMakeLists.txt): the build has no Vulkan backend (NotFound) or the machine no
+// Vulkan device (Unavailable). Any other failure fails the case.
+std::unique_ptr<Device> vulkan_or_skip() {
+  auto d = create_device("vulkan", DeviceOptions{});
+  if (d.ok()) return std::move(*d);
+  bool built = false;
+  for (const BackendFactory& f : registered_backends()) built |= std::string(f.name) == "vulkan";
+  const absl::StatusCode none = built ? absl::StatusCode::kUnavailable : absl::StatusCode::kNotFound;
+  REQUIRE_MESSAGE(d.status().code() == none, "vulkan: ", d.status().ToString());
+  std::printf("SKIPPED: no Vulkan device: %s\n", d.status().ToString().c_str());
+  std::fflush(stdout);
+  return nullptr;
 }
 
 // Media rows of a layout segment.
@@ -45,9 +63,11 @@ std::vector<float> embed_segment(Embedders& e, const Segment& seg) {
   return *rows;
 }
 
-void check_case(const std::string& manifest, const std::string& projector) {
+void check_case(const std::string& manifest, const std::string& projector,
+                const std::string& backend = "cpu") {
   const GoldenCase gc = load_case(manifest);
-  auto dev = cpu();
+  auto dev = backend == "vulkan" ? vulkan_or_skip() : cpu();
+  if (dev == nullptr) return;
   auto model = Model::load(gc.model, *dev);
   REQUIRE(model.ok());
   auto emb = Embedders::load(projector, *dev);
@@ -72,7 +92,8 @@ void check_case(const std::string& manifest, const std::string& projector) {
       const NpyArray want = load_npy_or_fail(seg.type == "image" ? gc.image_embeddings : gc.audio_embeddings);
       REQUIRE(want.data.size() == rows.size());
       const float d = max_abs_diff(want.data.data(), rows.data(), rows.size());
-      MESSAGE(manifest << " " << seg.type << " embeddings from " << projector << ": max |diff| " << d);
+      MESSAGE(manifest << " " << seg.type << " embeddings from " << projector << " on " << backend
+                       << ": max |diff| " << d);
       CHECK(d <= 1e-4f);
       in.embeddings = rows;
       in.bidirectional = seg.bidirectional;
@@ -99,7 +120,8 @@ void check_case(const std::string& manifest, const std::string& projector) {
   const NpyArray want_g = load_npy_or_fail(gc.greedy_logits);
   REQUIRE(want_g.data.size() == greedy_logits.size());
   const float d_greedy = max_abs_diff(want_g.data.data(), greedy_logits.data(), greedy_logits.size());
-  MESSAGE(manifest << " with " << projector << ": max |diff| prompt " << d_prompt << ", greedy " << d_greedy);
+  MESSAGE(manifest << " with " << projector << " on " << backend << ": max |diff| prompt " << d_prompt
+                   << ", greedy " << d_greedy);
   CHECK(d_prompt <= 1e-3f);
   CHECK(d_greedy <= 1e-3f);
   CHECK(greedy == gc.greedy_tokens);
@@ -118,6 +140,15 @@ TEST_CASE("golden multimodal: audio case, mmproj GGUF") {
 }
 TEST_CASE("golden multimodal: audio case, HF checkpoint") {
   check_case("multimodal/audio-2s.json", golden_path("hf-tiny-gemma4"));
+}
+TEST_CASE("golden multimodal: image case, mmproj GGUF, vulkan backend") {
+  check_case("multimodal/image-480x336.json", golden_path("multimodal/tiny-gemma4-mmproj.gguf"), "vulkan");
+}
+TEST_CASE("golden multimodal: image case, HF checkpoint, vulkan backend") {
+  check_case("multimodal/image-480x336.json", golden_path("hf-tiny-gemma4"), "vulkan");
+}
+TEST_CASE("golden multimodal: audio case, mmproj GGUF, vulkan backend") {
+  check_case("multimodal/audio-2s.json", golden_path("multimodal/tiny-gemma4-mmproj.gguf"), "vulkan");
 }
 
 TEST_CASE("multimodal: a causal instead of bidirectional image block changes the logits") {

@@ -2,6 +2,7 @@
 // the greedy continuation, against llama.cpp's exact-math reference (README of the golden data).
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,21 @@ std::unique_ptr<Device> device(const std::string& name, bool exact_matmul = fals
   auto d = create_device(name, o);
   REQUIRE_MESSAGE(d.ok(), d.status().ToString());
   return std::move(*d);
+}
+
+// The Vulkan device, or nullptr after printing the line that makes ctest report the case as
+// skipped (tests/CMakeLists.txt): the build has no Vulkan backend (NotFound) or the machine no
+// Vulkan device (Unavailable). Any other failure fails the case.
+std::unique_ptr<Device> vulkan_or_skip() {
+  auto d = create_device("vulkan", DeviceOptions{});
+  if (d.ok()) return std::move(*d);
+  bool built = false;
+  for (const BackendFactory& f : registered_backends()) built |= std::string(f.name) == "vulkan";
+  const absl::StatusCode none = built ? absl::StatusCode::kUnavailable : absl::StatusCode::kNotFound;
+  REQUIRE_MESSAGE(d.status().code() == none, "vulkan: ", d.status().ToString());
+  std::printf("SKIPPED: no Vulkan device: %s\n", d.status().ToString().c_str());
+  std::fflush(stdout);
+  return nullptr;
 }
 
 // Prefills the prompt (in ubatches of `ubatch` rows) and then feeds the golden greedy tokens one
@@ -68,7 +84,8 @@ Run run_case(const Model& model, const GoldenCase& gc, int64_t ubatch, DType kv_
 
 void check_f32_case(const std::string& manifest, const std::string& backend, int64_t ubatch) {
   const GoldenCase gc = load_case(manifest);
-  auto dev = device(backend);
+  auto dev = backend == "vulkan" ? vulkan_or_skip() : device(backend);
+  if (dev == nullptr) return;
   auto model = Model::load(gc.model, *dev);
   REQUIRE_MESSAGE(model.ok(), model.status().ToString());
   const Run r = run_case(**model, gc, ubatch);
@@ -96,6 +113,15 @@ TEST_CASE("golden text: f32 60 tokens, cpu backend, ubatch 7 (sliding ring wraps
 TEST_CASE("golden text: f32 60 tokens, reference backend, ubatch 5") {
   check_f32_case("text/text-f32-60.json", "reference", 5);
 }
+TEST_CASE("golden text: f32 8 tokens, vulkan backend") {
+  check_f32_case("text/text-f32-8.json", "vulkan", 512);
+}
+TEST_CASE("golden text: f32 60 tokens, vulkan backend") {
+  check_f32_case("text/text-f32-60.json", "vulkan", 512);
+}
+TEST_CASE("golden text: f32 60 tokens, vulkan backend, ubatch 7 (sliding ring wraps)") {
+  check_f32_case("text/text-f32-60.json", "vulkan", 7);
+}
 
 // ---- quantized files: with exact_matmul (f32 activations) the CPU backend must give the exact
 // f32 math on dequantized weights (logits_dequant_f32) to 1e-3; its default int8-activation path
@@ -109,9 +135,8 @@ struct QuantRun {
   int64_t agree, rows;
 };
 
-QuantRun run_quantized(const GoldenCase& gc, bool exact_matmul) {
-  auto dev = device("cpu", exact_matmul);
-  auto model = Model::load(gc.model, *dev);
+QuantRun run_quantized(const GoldenCase& gc, Device& dev) {
+  auto model = Model::load(gc.model, dev);
   REQUIRE_MESSAGE(model.ok(), model.status().ToString());
   const int64_t V = (*model)->config().n_vocab;
   QuantRun q{run_case(**model, gc, 512), 0, 0, 0, 0};
@@ -127,15 +152,20 @@ QuantRun run_quantized(const GoldenCase& gc, bool exact_matmul) {
   return q;
 }
 
-void check_quantized_case(const std::string& manifest) {
-  const GoldenCase gc = load_case(manifest);
-  const QuantRun exact = run_quantized(gc, /*exact_matmul=*/true);
-  MESSAGE(manifest << " exact matmul: max |diff| vs dequant-f32 " << exact.d_exact << ", vs llama.cpp "
+// The f32-activation checks: exact math on the dequantized weights to 1e-3, and llama.cpp's own
+// quantized path within the README's tolerance.
+void check_exact_quantized(const std::string& manifest, const std::string& what, const QuantRun& exact) {
+  MESSAGE(manifest << " " << what << ": max |diff| vs dequant-f32 " << exact.d_exact << ", vs llama.cpp "
                    << exact.d_llama << ", top-1 agreement " << exact.agree << "/" << exact.rows);
   CHECK(exact.d_exact <= 1e-3f);
   CHECK(exact.d_llama <= 0.5f);
   CHECK(exact.agree * 10 >= exact.rows * 9);
-  const QuantRun fast = run_quantized(gc, /*exact_matmul=*/false);
+}
+
+void check_quantized_case(const std::string& manifest) {
+  const GoldenCase gc = load_case(manifest);
+  check_exact_quantized(manifest, "exact matmul", run_quantized(gc, *device("cpu", /*exact_matmul=*/true)));
+  const QuantRun fast = run_quantized(gc, *device("cpu", /*exact_matmul=*/false));
   MESSAGE(manifest << " int8 activations: max |diff| vs dequant-f32 " << fast.d_exact << ", vs llama.cpp "
                    << fast.d_llama << ", top-1 agreement " << fast.agree << "/" << fast.rows);
   CHECK(fast.d_llama <= 0.5f);
@@ -150,6 +180,21 @@ TEST_CASE("golden text: q8_0") { check_quantized_case("text/text-q8_0-60.json");
 TEST_CASE("golden text: q4_0") { check_quantized_case("text/text-q4_0-60.json"); }
 TEST_CASE("golden text: q4_k") { check_quantized_case("text/text-q4_k-60.json"); }
 TEST_CASE("golden text: q4_k_m (q4_k + q6_k mix)") { check_quantized_case("text/text-q4_k_m-60.json"); }
+
+// Vulkan shaders keep f32 activations (no int8 rounding): the CPU's exact-matmul checks.
+void check_quantized_case_vulkan(const std::string& manifest) {
+  const GoldenCase gc = load_case(manifest);
+  auto dev = vulkan_or_skip();
+  if (dev == nullptr) return;
+  check_exact_quantized(manifest, "vulkan", run_quantized(gc, *dev));
+}
+
+TEST_CASE("golden text: q8_0, vulkan backend") { check_quantized_case_vulkan("text/text-q8_0-60.json"); }
+TEST_CASE("golden text: q4_0, vulkan backend") { check_quantized_case_vulkan("text/text-q4_0-60.json"); }
+TEST_CASE("golden text: q4_k, vulkan backend") { check_quantized_case_vulkan("text/text-q4_k-60.json"); }
+TEST_CASE("golden text: q4_k_m (q4_k + q6_k mix), vulkan backend") {
+  check_quantized_case_vulkan("text/text-q4_k_m-60.json");
+}
 
 TEST_CASE("golden text: HF safetensors and GGUF give the same logits") {
   const GoldenCase gc = load_case("text/text-f32-60.json");
@@ -168,21 +213,28 @@ TEST_CASE("golden text: HF safetensors and GGUF give the same logits") {
   CHECK(a.greedy_argmax == b.greedy_argmax);
 }
 
-TEST_CASE("golden text: f16 and q8_0 KV caches stay close to the f32 reference") {
+void check_quantized_kv(Device& dev, const std::string& backend) {
   const GoldenCase gc = load_case("text/text-f32-60.json");
-  auto dev = device("cpu");
-  auto model = Model::load(gc.model, *dev);
-  REQUIRE(model.ok());
+  auto model = Model::load(gc.model, dev);
+  REQUIRE_MESSAGE(model.ok(), model.status().ToString());
   const NpyArray want = load_npy_or_fail(gc.logits);
   // Measured on this model: f16 5.6e-3, q8_0 0.14 (8-bit K and V with logits of std ~2); the
   // bounds are about twice that.
   for (auto [type, tol] : {std::pair{DType::kF16, 1e-2f}, std::pair{DType::kQ8_0, 0.3f}}) {
     const Run r = run_case(**model, gc, 512, type);
     const float d = max_abs_diff(want.data.data(), r.prompt_logits.data(), want.data.size());
-    MESSAGE("KV " << dtype_name(type) << ": max |diff| " << d);
+    MESSAGE(backend << " KV " << dtype_name(type) << ": max |diff| " << d);
     CHECK(d <= tol);
     CHECK(r.greedy_argmax == gc.greedy_tokens);
   }
+}
+
+TEST_CASE("golden text: f16 and q8_0 KV caches stay close to the f32 reference") {
+  check_quantized_kv(*device("cpu"), "cpu");
+}
+TEST_CASE("golden text: f16 and q8_0 KV caches, vulkan backend") {
+  auto dev = vulkan_or_skip();
+  if (dev != nullptr) check_quantized_kv(*dev, "vulkan");
 }
 
 TEST_CASE("decoder: token-by-token prefill equals batched prefill") {
