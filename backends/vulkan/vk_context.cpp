@@ -205,11 +205,18 @@ Status Context::init(const DeviceOptions& options) {
     return absl::UnavailableError(absl::StrFormat("vulkan: %s supports only Vulkan %d.%d; 1.1 is needed", name,
                                                   VK_VERSION_MAJOR(props.apiVersion), VK_VERSION_MINOR(props.apiVersion)));
   }
+  VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+  m3.pNext = &sg;
   VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   p2.pNext = &m3;
   vkGetPhysicalDeviceProperties2(physical, &p2);
   max_allocation = m3.maxMemoryAllocationSize;
+  const char* no_sg = std::getenv("GEMMA12B_VULKAN_NO_SUBGROUPS");
+  subgroups = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
+              (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0 &&
+              sg.subgroupSize >= 1 && sg.subgroupSize <= 64 &&
+              !(no_sg != nullptr && std::strcmp(no_sg, "1") == 0);
   vkGetPhysicalDeviceMemoryProperties(physical, &mem_props);
   for (uint32_t i = 0; i < mem_props.memoryHeapCount; ++i) {
     if (mem_props.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) {
@@ -252,10 +259,11 @@ Status Context::init(const DeviceOptions& options) {
   G12_ASSIGN_OR_RETURN(staging_, allocate(16u << 20, /*host_visible=*/true));
   G12_ASSIGN_OR_RETURN(dummy, allocate(16, /*host_visible=*/false));
   G12_RETURN_IF_ERROR(init_pipelines());
-  log_info("vulkan backend: %s (%s), device-local heap %d MiB, max allocation %d MiB, max binding %d MiB",
+  log_info("vulkan backend: %s (%s), device-local heap %d MiB, max allocation %d MiB, max binding %d MiB%s",
            name, props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? "CPU device" : "GPU",
            static_cast<int64_t>(device_heap >> 20), static_cast<int64_t>(max_allocation >> 20),
-           static_cast<int64_t>(props.limits.maxStorageBufferRange >> 20));
+           static_cast<int64_t>(props.limits.maxStorageBufferRange >> 20),
+           subgroups ? ", subgroup reductions" : "");
   return OkStatus();
 }
 

@@ -86,6 +86,9 @@ class Context {
   VkPipelineLayout pipeline_layout = VK_NULL_HANDLE;
   Memory dummy;  // bound to unused binding slots
   bool lost = false;
+  // Subgroup arithmetic in compute shaders (Vulkan 1.1 subgroup properties), used by the matmul
+  // reductions; GEMMA12B_VULKAN_NO_SUBGROUPS=1 turns it off (the shared-memory fallback).
+  bool subgroups = false;
   std::string name;
   DeviceCaps caps;
 

@@ -119,7 +119,7 @@ Status matmul(VulkanStream& s, const Op& op) {
   }
   const uint64_t mtiles = (M + 7) / 8;
   if (mtiles > kMaxGroups) return Unimplemented("%d rows exceed one dispatch", M);
-  const std::string shader = std::string("matmul_") + type_suffix(w.dtype);
+  const std::string shader = std::string("matmul_") + type_suffix(w.dtype) + (c.subgroups ? "_sg" : "");
   const int64_t per = window_rows(c, w);
   for (int64_t n0 = 0; n0 < N; n0 += per) {
     const int64_t cnt = std::min(per, N - n0);

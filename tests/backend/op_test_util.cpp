@@ -153,7 +153,16 @@ const std::vector<Target>& targets() {
     if (target_selected("vulkan")) {
       auto dev = vulkan_device_or_skip(DeviceOptions{});
       REQUIRE_MESSAGE(dev.ok(), "vulkan: ", dev.status().ToString());
-      if (*dev != nullptr) h->push("vulkan", std::move(*dev), /*int8=*/false, /*gpu=*/true);
+      if (*dev != nullptr) {
+        h->push("vulkan", std::move(*dev), /*int8=*/false, /*gpu=*/true);
+        // The same device with subgroup reductions switched off (the path of devices without
+        // subgroup arithmetic), forced through the environment as a user would.
+        setenv("GEMMA12B_VULKAN_NO_SUBGROUPS", "1", 1);
+        auto plain = create_device("vulkan", DeviceOptions{});
+        unsetenv("GEMMA12B_VULKAN_NO_SUBGROUPS");
+        REQUIRE_MESSAGE(plain.ok(), "vulkan/no-subgroups: ", plain.status().ToString());
+        h->push("vulkan/no-subgroups", std::move(*plain), /*int8=*/false, /*gpu=*/true);
+      }
     }
     return h;
   }();

@@ -53,7 +53,8 @@ struct Target {
 };
 // [reference, cpu (best ISA) with 2 and 1 threads, cpu with each slower ISA path this processor
 // has (forced with GEMMA12B_CPU_ISA), cpu with exact (f32-activation) matmuls, vulkan (when this
-// build has the backend and the machine a Vulkan device)]; created once. The environment
+// build has the backend and the machine a Vulkan device), the same Vulkan device with subgroup
+// reductions off (GEMMA12B_VULKAN_NO_SUBGROUPS=1)]; created once. The environment
 // variable GEMMA12B_TEST_TARGETS (comma-separated name prefixes, e.g. "vulkan") keeps only the
 // matching targets besides the reference, which is always first (the oracle).
 const std::vector<Target>& targets();

@@ -7,7 +7,10 @@
 // driver) they all run.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -366,6 +369,69 @@ TEST_CASE("vulkan: ~90 ops recorded before one synchronize equal synchronizing a
               rel_tol(2e-3, 1e-4 * rms_of(ref.kcache)));  // f16 rounding of nearby values
   check_close("op sequence output", "vulkan", batched.out,
               std::vector<double>(ref.out.begin(), ref.out.end()), rel_tol(1e-4, 1e-4 * rms_of(ref.out)));
+}
+
+}  // namespace
+}  // namespace gemma12b
+
+namespace gemma12b {
+namespace {
+
+std::vector<char> read_file(const std::string& path) {
+  std::vector<char> out;
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.insert(out.end(), buf, buf + n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+void write_file(const std::string& path, const std::vector<char>& bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  REQUIRE(f != nullptr);
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+}
+
+TEST_CASE("vulkan: the pipeline cache file is written, reused, and a damaged one is only a cache miss") {
+  if (vulkan_or_skip() == nullptr) return;
+  const std::string path = absl::StrFormat("/tmp/gemma12b-test-pipelines-%d.bin", static_cast<int>(getpid()));
+  std::remove(path.c_str());
+  ScopedEnv env("GEMMA12B_VULKAN_PIPELINE_CACHE", path.c_str());
+  // A fresh device runs one op; destroying it writes the cache.
+  auto run_once = [](const std::string& what) {
+    auto d = create_device("vulkan", DeviceOptions{});
+    REQUIRE_MESSAGE(d.ok(), what, ": ", d.status().ToString());
+    auto s = (*d)->create_stream();
+    REQUIRE_MESSAGE(s.ok(), what, ": ", s.status().ToString());
+    check_small_add(Target{"vulkan", d->get(), s->get(), false, true}, what);
+  };
+  run_once("no cache file yet");
+  const std::vector<char> good = read_file(path);
+  // At least the 32-byte header the driver writes (lavapipe stores no pipelines in it; GPU
+  // drivers add the compiled pipelines after it).
+  REQUIRE_MESSAGE(good.size() >= 32, "pipeline cache ", path, " has ", good.size(), " bytes");
+  MESSAGE("pipeline cache: ", good.size(), " bytes");
+  run_once("with the cache file");
+  CHECK(read_file(path).size() >= 32);
+
+  // Damaged files: truncated, random bytes, and a valid header followed by garbage.
+  std::mt19937 rng(11);
+  std::vector<char> junk(5000);
+  for (char& c : junk) c = static_cast<char>(rng());
+  std::vector<char> header_then_junk(good.begin(), good.begin() + std::min<size_t>(good.size(), 32));
+  header_then_junk.insert(header_then_junk.end(), junk.begin(), junk.end());
+  const std::vector<std::pair<std::string, std::vector<char>>> damaged = {
+      {"a 10-byte cache file", std::vector<char>(good.begin(), good.begin() + std::min<size_t>(good.size(), 10))},
+      {"a cache file of random bytes", junk},
+      {"a valid header with a random body", header_then_junk}};
+  for (const auto& [what, bytes] : damaged) {
+    write_file(path, bytes);
+    run_once(what);
+  }
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -2,7 +2,11 @@
 // dst[m, n0 + n] = x[m, :] . w[n0 + n, :] (+ bias[n0 + n]), f32 accumulation.
 // One work group per weight row n (x, then y over 65535) and per tile of MT rows of x (z): the
 // 64 threads split the row into 32-element chunks, dequantize each chunk once and use it for all
-// MT rows; partial sums are reduced in shared memory.
+// MT rows; partial sums are reduced with subgroup adds (USE_SUBGROUPS, when the device supports
+// subgroup arithmetic in compute shaders) or a shared-memory tree.
+#ifdef USE_SUBGROUPS
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
@@ -45,6 +49,16 @@ void main() {
       acc[i] += s;
     }
   }
+#ifdef USE_SUBGROUPS
+  for (uint i = 0u; i < MT; ++i) {
+    const float sg = subgroupAdd(acc[i]);
+    if (gl_SubgroupInvocationID == 0u) red[i][gl_SubgroupID] = sg;
+  }
+  barrier();
+  if (tid < mt) {
+    float r = 0.0;
+    for (uint g = 0u; g < gl_NumSubgroups; ++g) r += red[tid][g];
+#else
   for (uint i = 0u; i < MT; ++i) red[i][tid] = acc[i];
   barrier();
   for (uint w = 32u; w > 0u; w >>= 1) {
@@ -54,8 +68,9 @@ void main() {
     barrier();
   }
   if (tid < mt) {
-    const uint col = pc.n0 + n;
     float r = red[tid][0];
+#endif
+    const uint col = pc.n0 + n;
     if (pc.has_bias != 0u) r += bf[(pc.bias_base >> 2) + col];
     df[(row_off(pc.dst, m0 + tid) >> 2) + col] = r;
   }
