@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -67,6 +68,18 @@ int32_t argmax(const float* row, int64_t n) {
     if (row[i] > row[best]) best = static_cast<int32_t>(i);
   }
   return best;
+}
+
+std::unique_ptr<Device> vulkan_or_skip() {
+  auto d = create_device("vulkan", DeviceOptions{});
+  if (d.ok()) return std::move(*d);
+  bool built = false;
+  for (const BackendFactory& f : registered_backends()) built |= std::string(f.name) == "vulkan";
+  const absl::StatusCode none = built ? absl::StatusCode::kUnavailable : absl::StatusCode::kNotFound;
+  REQUIRE_MESSAGE(d.status().code() == none, "vulkan: ", d.status().ToString());
+  std::printf("SKIPPED: no Vulkan device: %s\n", d.status().ToString().c_str());
+  std::fflush(stdout);
+  return nullptr;
 }
 
 }  // namespace gemma12b::test

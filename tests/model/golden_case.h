@@ -1,8 +1,11 @@
 // Loads a golden case manifest (shared/golden/*/X.json, see its README) for the model tests.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "core/backend.h"
 
 #include "support/npy.h"
 
@@ -35,5 +38,10 @@ NpyArray load_npy_or_fail(const std::string& path);
 // max |a - b| over rows [row0, row0 + rows) of b against a's rows [0, rows).
 float max_abs_diff(const float* a, const float* b, size_t n);
 int32_t argmax(const float* row, int64_t n);
+
+// The Vulkan device, or nullptr after printing the line that makes ctest report the case as
+// skipped (tests/CMakeLists.txt): the build has no Vulkan backend (NotFound) or the machine no
+// Vulkan device (Unavailable). Any other failure fails the case.
+std::unique_ptr<Device> vulkan_or_skip();
 
 }  // namespace gemma12b::test

@@ -32,20 +32,6 @@ std::unique_ptr<Device> device(const std::string& name, bool exact_matmul = fals
   return std::move(*d);
 }
 
-// The Vulkan device, or nullptr after printing the line that makes ctest report the case as
-// skipped (tests/CMakeLists.txt): the build has no Vulkan backend (NotFound) or the machine no
-// Vulkan device (Unavailable). Any other failure fails the case.
-std::unique_ptr<Device> vulkan_or_skip() {
-  auto d = create_device("vulkan", DeviceOptions{});
-  if (d.ok()) return std::move(*d);
-  bool built = false;
-  for (const BackendFactory& f : registered_backends()) built |= std::string(f.name) == "vulkan";
-  const absl::StatusCode none = built ? absl::StatusCode::kUnavailable : absl::StatusCode::kNotFound;
-  REQUIRE_MESSAGE(d.status().code() == none, "vulkan: ", d.status().ToString());
-  std::printf("SKIPPED: no Vulkan device: %s\n", d.status().ToString().c_str());
-  std::fflush(stdout);
-  return nullptr;
-}
 
 // Prefills the prompt (in ubatches of `ubatch` rows) and then feeds the golden greedy tokens one
 // at a time, collecting logits.
