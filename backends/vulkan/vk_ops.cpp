@@ -216,14 +216,15 @@ Status rope(VulkanStream& s, const Op& op) {
   if (op.src[2].valid()) {
     G12_ASSIGN_OR_RETURN(bf, bind(c, op.src[2]));
   }
-  // theta^(-2i/n_rot) in double, handed over as (hi, lo) float pairs.
-  std::vector<float> tab(2 * half);
+  // theta^(-2i/n_rot) in double, handed over as (hi, lo) float pairs, written straight into the
+  // stream's arena (no host allocation per op).
+  G12_ASSIGN_OR_RETURN(VulkanStream::Staged tab, s.reserve(2 * half * sizeof(float)));
+  auto* pairs = static_cast<float*>(tab.host);
   for (int64_t i = 0; i < half; ++i) {
     const double inv = std::pow(static_cast<double>(op.params.theta), -2.0 * static_cast<double>(i) / n_rot);
-    tab[2 * i] = static_cast<float>(inv);
-    tab[2 * i + 1] = static_cast<float>(inv - static_cast<double>(tab[2 * i]));
+    pairs[2 * i] = static_cast<float>(inv);
+    pairs[2 * i + 1] = static_cast<float>(inv - static_cast<double>(pairs[2 * i]));
   }
-  G12_ASSIGN_OR_RETURN(auto staged, s.stage(tab.data(), tab.size() * sizeof(float)));
   RopePush p{};
   p.x = bx.rows;
   p.dst = bd.rows;
@@ -234,8 +235,7 @@ Status rope(VulkanStream& s, const Op& op) {
   p.pos_base = bp.rows.base;
   p.ff_base = bf.rows.base;
   p.has_ff = op.src[2].valid() ? 1u : 0u;
-  p.tab_base = staged.second;
-  return run(s, "rope", p, {bx.binding, bd.binding, bp.binding, bf.binding, staged.first}, T * H);
+  return run(s, "rope", p, {bx.binding, bd.binding, bp.binding, bf.binding, tab.binding}, T * H);
 }
 
 Status attention(VulkanStream& s, const Op& op) {
@@ -375,14 +375,13 @@ Status record_op(VulkanStream& s, const Op& op) {
   return InvalidArgument("vulkan: unknown op %d", static_cast<int>(op.kind));
 }
 
-bool can_record(const Context& c, const Op& op) {
+bool can_record(const Op& op) {
   if (op.kind >= OpKind::kCount) return false;
   for (const TensorView* t : {&op.dst, &op.src[0], &op.src[1], &op.src[2], &op.src[3], &op.src[4], &op.src[5], &op.src[6]}) {
     Rows r;
     if (t->valid() && !rows_of(*t, &r)) return false;
   }
   if (op.kind == OpKind::kAttention && (op.src[0].dim(-1) > 1024 || op.src[2].dim(-1) > 1024)) return false;
-  (void)c;
   return true;
 }
 

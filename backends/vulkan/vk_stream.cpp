@@ -164,7 +164,7 @@ Status VulkanStream::dispatch(const std::string& shader, const void* push, size_
   return OkStatus();
 }
 
-StatusOr<std::pair<Binding, uint32_t>> VulkanStream::stage(const void* data, size_t n) {
+StatusOr<VulkanStream::Staged> VulkanStream::reserve(size_t n) {
   const size_t align = std::max<size_t>(16, ctx_->props.limits.minStorageBufferOffsetAlignment);
   constexpr size_t kArena = 1u << 20;
   if (n > kArena) return Internal("vulkan: %d bytes of op tables exceed the arena", n);
@@ -179,9 +179,8 @@ StatusOr<std::pair<Binding, uint32_t>> VulkanStream::stage(const void* data, siz
   }
   Memory& m = arenas_[arena_index_];
   const size_t at = arena_used_;
-  std::memcpy(static_cast<uint8_t*>(m.mapped) + at, data, n);
   arena_used_ = (at + n + align - 1) / align * align;
-  return std::make_pair(Binding{m.buffer, at, (n + 15) & ~size_t{15}}, 0u);
+  return Staged{Binding{m.buffer, at, (n + 15) & ~size_t{15}}, static_cast<uint8_t*>(m.mapped) + at};
 }
 
 Binding VulkanStream::error_binding() const { return Binding{error_.buffer, 0, 16}; }

@@ -54,9 +54,13 @@ class VulkanStream final : public Stream, public StreamBase {
   // Records one dispatch of `shader` with the given push constants and bindings.
   Status dispatch(const std::string& shader, const void* push, size_t push_bytes,
                   const std::array<Binding, kBindings>& bindings, uint32_t gx, uint32_t gy, uint32_t gz);
-  // Copies small host data (tables) into this submission's arena; returns its binding and the
-  // byte offset of the data inside it.
-  StatusOr<std::pair<Binding, uint32_t>> stage(const void* data, size_t n);
+  // n bytes of this submission's host-visible arena for small op tables: the caller writes them
+  // at `host`; the binding starts at the first of them. Valid until the next submission.
+  struct Staged {
+    Binding binding;
+    void* host;
+  };
+  StatusOr<Staged> reserve(size_t n);
   // The per-stream error word (set by shaders, checked at synchronize).
   Binding error_binding() const;
 
@@ -86,6 +90,6 @@ class VulkanStream final : public Stream, public StreamBase {
 // Records op on the stream (vk_ops.cpp). Unimplemented means "cannot address this on the GPU".
 Status record_op(VulkanStream& s, const Op& op);
 // True when record_op can take op (used by Device::supports_op).
-bool can_record(const Context& ctx, const Op& op);
+bool can_record(const Op& op);
 
 }  // namespace gemma12b::vk

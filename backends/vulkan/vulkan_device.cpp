@@ -36,7 +36,7 @@ class VulkanDevice final : public Device {
     G12_ASSIGN_OR_RETURN(auto s, vk::VulkanStream::create(this, ctx_));
     return std::unique_ptr<Stream>(std::move(s));
   }
-  bool supports_op(const Op& op) const override { return vk::can_record(*ctx_, op); }
+  bool supports_op(const Op& op) const override { return vk::can_record(op); }
 
  private:
   std::shared_ptr<vk::Context> ctx_;

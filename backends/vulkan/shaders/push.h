@@ -83,8 +83,7 @@ struct RopePush {
   uint n_rot;
   uint pos_base;
   uint ff_base;
-  uint has_ff;
-  uint tab_base;
+  uint has_ff;  // the inverse-frequency table starts at byte 0 of its binding
 };
 
 // attention.comp: bindings q, k, v, dst, qpos, kpos, qblock, kblock.

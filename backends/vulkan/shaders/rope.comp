@@ -46,7 +46,7 @@ void main() {
   const float p = float(pos[(pc.pos_base >> 2) + t]);  // exact: |pos| < 2^24
   for (uint i = gl_LocalInvocationID.x; i < half_; i += 64u) {
     // inverse frequency as hi + lo (host double), divided by ff[i] in double-float arithmetic
-    float fh = tab[(pc.tab_base >> 2) + 2u * i], fl = tab[(pc.tab_base >> 2) + 2u * i + 1u];
+    float fh = tab[2u * i], fl = tab[2u * i + 1u];
     bool tiny = false;
     if (pc.has_ff != 0u) {
       const float f = ff[(pc.ff_base >> 2) + i];
