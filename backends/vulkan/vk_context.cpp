@@ -122,7 +122,10 @@ Status Context::init(const DeviceOptions& options) {
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "gemma12b";
   app.pEngineName = "gemma12b";
-  app.apiVersion = VK_API_VERSION_1_1;
+  // Ask for 1.3 where the loader has it (1.2/1.3 features are then core); 1.1 is the minimum.
+  uint32_t loader_version = VK_API_VERSION_1_0;
+  if (vkEnumerateInstanceVersion(&loader_version) != VK_SUCCESS) loader_version = VK_API_VERSION_1_0;
+  app.apiVersion = std::min<uint32_t>(std::max<uint32_t>(loader_version, VK_API_VERSION_1_1), VK_API_VERSION_1_3);
   std::vector<const char*> layers, exts;
   const char* want_validation = std::getenv("GEMMA12B_VULKAN_VALIDATION");
   if (want_validation != nullptr && std::strcmp(want_validation, "1") == 0) {
@@ -247,6 +250,73 @@ Status Context::init(const DeviceOptions& options) {
   VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   dci.queueCreateInfoCount = 1;
   dci.pQueueCreateInfos = &qci;
+
+  // ---- optional features: f16 arithmetic + 16-bit storage, integer dot products ----
+  // Each is queried (and enabled) through its core struct when the device's version has it,
+  // else through its extension. Only the members we use are switched on.
+  const uint32_t version = std::min(app.apiVersion, props.apiVersion);
+  uint32_t next = 0;
+  vkEnumerateDeviceExtensionProperties(physical, nullptr, &next, nullptr);
+  std::vector<VkExtensionProperties> dev_exts(next);
+  vkEnumerateDeviceExtensionProperties(physical, nullptr, &next, dev_exts.data());
+  auto has_ext = [&](const char* e) {
+    for (const VkExtensionProperties& x : dev_exts) {
+      if (std::strcmp(x.extensionName, e) == 0) return true;
+    }
+    return false;
+  };
+  std::vector<const char*> enable_exts;
+  VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  VkPhysicalDeviceShaderIntegerDotProductFeatures idot{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  void** tail = &f2.pNext;
+  auto chain = [&](auto* s) {
+    *tail = s;
+    tail = &s->pNext;
+  };
+  chain(&s16);  // core in 1.1
+  const bool f16i8_ok = version >= VK_API_VERSION_1_2 || has_ext(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+  const bool idot_ok = version >= VK_API_VERSION_1_3 || has_ext(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+  if (f16i8_ok) chain(&f16i8);
+  if (idot_ok) chain(&idot);
+  vkGetPhysicalDeviceFeatures2(physical, &f2);
+  auto env_off = [](const char* var) {
+    const char* v = std::getenv(var);
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  };
+  exact = options.exact_matmul;
+  if (const char* e = std::getenv("GEMMA12B_VULKAN_LOSE_DEVICE_AFTER"); e != nullptr && *e != '\0') {
+    lose_after = std::strtoll(e, nullptr, 10);
+  }
+  fp16 = f16i8_ok && f16i8.shaderFloat16 && s16.storageBuffer16BitAccess && !env_off("GEMMA12B_VULKAN_NO_FP16");
+  int_dot = idot_ok && idot.shaderIntegerDotProduct && !env_off("GEMMA12B_VULKAN_NO_INT_DOT");
+  // What the matmuls will actually use (DeviceCaps: features in use, not merely present).
+  caps.fp16 = fp16 && !exact;
+  caps.int_dot = int_dot && !exact;
+  // Enable exactly what the shaders will use.
+  VkPhysicalDevice16BitStorageFeatures s16_on{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  VkPhysicalDeviceShaderFloat16Int8Features f16_on{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDeviceShaderIntegerDotProductFeatures idot_on{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+  VkPhysicalDeviceFeatures2 on{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  tail = &on.pNext;
+  if (fp16) {
+    s16_on.storageBuffer16BitAccess = VK_TRUE;
+    f16_on.shaderFloat16 = VK_TRUE;
+    chain(&s16_on);
+    chain(&f16_on);
+    if (version < VK_API_VERSION_1_2) enable_exts.push_back(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+  }
+  if (int_dot) {
+    idot_on.shaderIntegerDotProduct = VK_TRUE;
+    chain(&idot_on);
+    if (version < VK_API_VERSION_1_3) enable_exts.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+  }
+  dci.pNext = &on;
+  dci.enabledExtensionCount = static_cast<uint32_t>(enable_exts.size());
+  dci.ppEnabledExtensionNames = enable_exts.data();
   VK_TRY(vkCreateDevice(physical, &dci, nullptr, &device), "vkCreateDevice");
   vkGetDeviceQueue(device, queue_family, 0, &queue);
 
@@ -259,11 +329,12 @@ Status Context::init(const DeviceOptions& options) {
   G12_ASSIGN_OR_RETURN(staging_, allocate(16u << 20, /*host_visible=*/true));
   G12_ASSIGN_OR_RETURN(dummy, allocate(16, /*host_visible=*/false));
   G12_RETURN_IF_ERROR(init_pipelines());
-  log_info("vulkan backend: %s (%s), device-local heap %d MiB, max allocation %d MiB, max binding %d MiB%s",
+  log_info("vulkan backend: %s (%s), device-local heap %d MiB, max allocation %d MiB, max binding %d MiB%s%s%s%s",
            name, props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? "CPU device" : "GPU",
            static_cast<int64_t>(device_heap >> 20), static_cast<int64_t>(max_allocation >> 20),
            static_cast<int64_t>(props.limits.maxStorageBufferRange >> 20),
-           subgroups ? ", subgroup reductions" : "");
+           subgroups ? ", subgroup reductions" : "", fp16 ? ", f16 arithmetic" : "",
+           int_dot ? ", integer dot products" : "", exact ? ", exact (f32-activation) matmuls" : "");
   return OkStatus();
 }
 

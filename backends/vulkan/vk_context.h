@@ -86,9 +86,22 @@ class Context {
   VkPipelineLayout pipeline_layout = VK_NULL_HANDLE;
   Memory dummy;  // bound to unused binding slots
   bool lost = false;
+  // Testing aid for device loss, which no real driver produces on demand:
+  // GEMMA12B_VULKAN_LOSE_DEVICE_AFTER=N makes stream submission N+1 report VK_ERROR_DEVICE_LOST
+  // (without reaching the driver), so the recovery path runs exactly as for a real loss.
+  int64_t lose_after = -1;
+  int64_t submissions = 0;
   // Subgroup arithmetic in compute shaders (Vulkan 1.1 subgroup properties), used by the matmul
   // reductions; GEMMA12B_VULKAN_NO_SUBGROUPS=1 turns it off (the shared-memory fallback).
   bool subgroups = false;
+  // Optional device features the fast paths use (each with an environment switch to force the
+  // fallback): f16 arithmetic with 16-bit storage (shaderFloat16 + storageBuffer16BitAccess;
+  // GEMMA12B_VULKAN_NO_FP16=1) for f16-weight matmuls, and packed 4x8-bit integer dot products
+  // (shaderIntegerDotProduct; GEMMA12B_VULKAN_NO_INT_DOT=1) for q8_0/q4_0/q4_k/q6_k matmuls with int8
+  // activations. `exact` (DeviceOptions::exact_matmul) keeps every matmul in f32 regardless.
+  bool fp16 = false;
+  bool int_dot = false;
+  bool exact = false;
   std::string name;
   DeviceCaps caps;
 

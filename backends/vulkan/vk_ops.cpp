@@ -14,6 +14,7 @@ namespace {
 
 static_assert(sizeof(Rows) == 16);
 static_assert(sizeof(MatmulPush) <= kPushBytes && sizeof(RowsPush) <= kPushBytes);
+static_assert(sizeof(QuantPush) <= kPushBytes && sizeof(MatmulInt8Push) <= kPushBytes);
 static_assert(sizeof(NormPush) <= kPushBytes && sizeof(RopePush) <= kPushBytes);
 static_assert(sizeof(AttnPush) <= kPushBytes && sizeof(EltPush) <= kPushBytes);
 static_assert(sizeof(SoftmaxPush) <= kPushBytes && sizeof(CopyPush) <= kPushBytes);
@@ -106,6 +107,47 @@ Status run(VulkanStream& s, const char* shader, const P& push, const std::array<
   return s.dispatch(shader, &push, sizeof(P), b, gx, gy, gz);
 }
 
+// matmul with int8 activations: quant_q8 writes them to the stream's scratch buffer, then
+// matmul_int8_<type> takes integer dot products with the weight blocks.
+Status matmul_int8(VulkanStream& s, const Op& op, const Bound& bx, const Bound& bd, const Bound& bb,
+                   const char* sg) {
+  Context& c = s.ctx();
+  const TensorView &x = op.src[0], &w = op.src[1], &bias = op.src[2];
+  const int64_t M = x.n_rows(), N = w.dim(0), K = w.dim(1);
+  const uint64_t blocks = static_cast<uint64_t>(M) * (K / 32);
+  if (blocks * 10 > UINT32_MAX) return Unimplemented("%d x %d activations exceed the scratch addressing", M, K);
+  G12_ASSIGN_OR_RETURN(Binding scratch, s.scratch(blocks * 10 * 4));
+  QuantPush q{};
+  q.x = bx.rows;
+  q.rows = static_cast<uint32_t>(M);
+  q.K = static_cast<uint32_t>(K);
+  q.q_base = 0;
+  q.d_base = static_cast<uint32_t>(blocks * 8);
+  q.s_base = static_cast<uint32_t>(blocks * 9);
+  G12_RETURN_IF_ERROR(run(s, "quant_q8", q, {bx.binding, scratch}, (blocks + 63) / 64));
+  const std::string shader = std::string("matmul_int8_") + type_suffix(w.dtype) + sg;
+  const int64_t per = window_rows(c, w);
+  for (int64_t n0 = 0; n0 < N; n0 += per) {
+    const int64_t cnt = std::min(per, N - n0);
+    G12_ASSIGN_OR_RETURN(Bound bw, bind(c, w.slice(0, n0, cnt)));
+    MatmulInt8Push p{};
+    p.w = bw.rows;
+    p.dst = bd.rows;
+    p.M = static_cast<uint32_t>(M);
+    p.N = static_cast<uint32_t>(cnt);
+    p.K = static_cast<uint32_t>(K);
+    p.n0 = static_cast<uint32_t>(n0);
+    p.has_bias = bias.valid() ? 1u : 0u;
+    p.bias_base = bb.rows.base;
+    p.q_base = q.q_base;
+    p.d_base = q.d_base;
+    p.s_base = q.s_base;
+    G12_RETURN_IF_ERROR(run(s, shader.c_str(), p, {scratch, bw.binding, bd.binding, bb.binding}, cnt,
+                            static_cast<uint32_t>((M + 7) / 8)));
+  }
+  return OkStatus();
+}
+
 Status matmul(VulkanStream& s, const Op& op) {
   Context& c = s.ctx();
   const TensorView &x = op.src[0], &w = op.src[1], &bias = op.src[2], &d = op.dst;
@@ -119,7 +161,15 @@ Status matmul(VulkanStream& s, const Op& op) {
   }
   const uint64_t mtiles = (M + 7) / 8;
   if (mtiles > kMaxGroups) return Unimplemented("%d rows exceed one dispatch", M);
-  const std::string shader = std::string("matmul_") + type_suffix(w.dtype) + (c.subgroups ? "_sg" : "");
+  const char* sg = c.subgroups ? "_sg" : "";
+  // The fast paths (vk_context.h), never in exact mode. The int8 one takes the CPU backend's
+  // condition (K a multiple of 64), so both backends' default paths compute the same thing.
+  const bool int8 = !c.exact && c.int_dot && K % 64 == 0 &&
+                    (w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0 || w.dtype == DType::kQ4_K ||
+                     w.dtype == DType::kQ6_K);
+  if (int8) return matmul_int8(s, op, bx, bd, bb, sg);
+  const bool fp16 = !c.exact && c.fp16 && w.dtype == DType::kF16;
+  const std::string shader = std::string("matmul_") + type_suffix(w.dtype) + (fp16 ? "_fp16" : "") + sg;
   const int64_t per = window_rows(c, w);
   for (int64_t n0 = 0; n0 < N; n0 += per) {
     const int64_t cnt = std::min(per, N - n0);

@@ -84,6 +84,7 @@ VulkanStream::~VulkanStream() {
   for (VkDescriptorPool p : dpools_) vkDestroyDescriptorPool(d, p, nullptr);
   for (Memory& m : arenas_) ctx_->release(m);
   ctx_->release(error_);
+  ctx_->release(scratch_);
   if (fence_ != VK_NULL_HANDLE) vkDestroyFence(d, fence_, nullptr);
   if (pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(d, pool_, nullptr);
 }
@@ -185,6 +186,22 @@ StatusOr<VulkanStream::Staged> VulkanStream::reserve(size_t n) {
 
 Binding VulkanStream::error_binding() const { return Binding{error_.buffer, 0, 16}; }
 
+StatusOr<Binding> VulkanStream::scratch(size_t n) {
+  n = std::max<size_t>(n, 16);
+  if (n > ctx_->props.limits.maxStorageBufferRange) {
+    return Unimplemented("vulkan: %d bytes of scratch exceed one binding", n);
+  }
+  if (scratch_.size < n) {
+    G12_RETURN_IF_ERROR(submit_and_wait());
+    // Grow geometrically (prefill sizes vary with the batch), within one binding.
+    const size_t want = std::min<size_t>(std::max(n, static_cast<size_t>(scratch_.size) * 2),
+                                         ctx_->props.limits.maxStorageBufferRange);
+    ctx_->release(scratch_);
+    G12_ASSIGN_OR_RETURN(scratch_, ctx_->allocate(want, /*host_visible=*/false));
+  }
+  return Binding{scratch_.buffer, 0, n};
+}
+
 Status VulkanStream::submit_and_wait() {
   if (!recording_) return OkStatus();
   recording_ = false;
@@ -195,7 +212,9 @@ Status VulkanStream::submit_and_wait() {
   vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
   VkResult r = vkEndCommandBuffer(cmd_);
-  if (r == VK_SUCCESS) {
+  if (r == VK_SUCCESS && c.lose_after >= 0 && c.submissions++ >= c.lose_after) {
+    r = VK_ERROR_DEVICE_LOST;  // simulated (vk_context.h)
+  } else if (r == VK_SUCCESS) {
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd_;
@@ -224,6 +243,7 @@ Status VulkanStream::synchronize() {
   std::lock_guard<std::recursive_mutex> lock(ctx_->mu);
   Status st = submit_and_wait();
   if (st.ok() && !pending_.ok()) st = pending_;
+  if (st.ok() && ctx_->lost) st = absl::UnavailableError("vulkan: device lost");
   pending_ = OkStatus();
   uint32_t flags = 0;
   std::memcpy(&flags, error_.mapped, sizeof(flags));

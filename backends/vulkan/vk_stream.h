@@ -63,6 +63,10 @@ class VulkanStream final : public Stream, public StreamBase {
   StatusOr<Staged> reserve(size_t n);
   // The per-stream error word (set by shaders, checked at synchronize).
   Binding error_binding() const;
+  // A device-local buffer of at least n bytes for data passed between the dispatches of one op
+  // (matmul's int8 activations); ops record in order, so one buffer serves them all. Growing it
+  // first submits the work recorded so far, which may still use the old buffer.
+  StatusOr<Binding> scratch(size_t n);
 
  private:
   VulkanStream(Device* device, std::shared_ptr<Context> ctx) : device_(device), ctx_(std::move(ctx)) {}
@@ -82,6 +86,7 @@ class VulkanStream final : public Stream, public StreamBase {
   size_t dpool_index_ = 0;
   uint32_t sets_in_pool_ = 0;
   Memory error_;
+  Memory scratch_;
   std::vector<Memory> arenas_;
   size_t arena_index_ = 0, arena_used_ = 0;
   Status pending_;  // an error of a flush triggered by a buffer transfer

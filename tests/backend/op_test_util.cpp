@@ -126,10 +126,10 @@ const std::vector<Target>& targets() {
       REQUIRE_MESSAGE(dev.ok(), dev.status().ToString());
       push(label, std::move(*dev), std::string(backend) == "cpu" && !exact, /*gpu=*/false);
     }
-    void push(const std::string& label, std::unique_ptr<Device> dev, bool int8, bool gpu) {
+    void push(const std::string& label, std::unique_ptr<Device> dev, bool int8, bool gpu, bool fp16 = false) {
       auto stream = dev->create_stream();
       REQUIRE_MESSAGE(stream.ok(), label, ": ", stream.status().ToString());
-      targets.push_back(Target{label, dev.get(), stream->get(), int8, gpu});
+      targets.push_back(Target{label, dev.get(), stream->get(), int8, gpu, fp16});
       devices.push_back(std::move(dev));
       streams.push_back(std::move(*stream));
     }
@@ -149,19 +149,27 @@ const std::vector<Target>& targets() {
     }
     h->add("cpu/exact/2t", "cpu", 2, nullptr, /*exact=*/true);
     // The Vulkan device chosen as a user's would be (GEMMA12B_VULKAN_DEVICE, else the first
-    // discrete GPU, else lavapipe). Shaders compute in f32 throughout: no int8 activations.
+    // discrete GPU, else lavapipe), with its default paths, then in exact mode, then with every
+    // optional feature off (forced through the environment as a user would).
     if (target_selected("vulkan")) {
       auto dev = vulkan_device_or_skip(DeviceOptions{});
       REQUIRE_MESSAGE(dev.ok(), "vulkan: ", dev.status().ToString());
       if (*dev != nullptr) {
-        h->push("vulkan", std::move(*dev), /*int8=*/false, /*gpu=*/true);
-        // The same device with subgroup reductions switched off (the path of devices without
-        // subgroup arithmetic), forced through the environment as a user would.
-        setenv("GEMMA12B_VULKAN_NO_SUBGROUPS", "1", 1);
+        const DeviceCaps caps = (*dev)->caps();
+        h->push("vulkan", std::move(*dev), /*int8=*/caps.int_dot, /*gpu=*/true, /*fp16=*/caps.fp16);
+        DeviceOptions exact;
+        exact.exact_matmul = true;
+        auto ex = create_device("vulkan", exact);
+        REQUIRE_MESSAGE(ex.ok(), "vulkan/exact: ", ex.status().ToString());
+        h->push("vulkan/exact", std::move(*ex), /*int8=*/false, /*gpu=*/true);
+        const char* vars[] = {"GEMMA12B_VULKAN_NO_SUBGROUPS", "GEMMA12B_VULKAN_NO_FP16", "GEMMA12B_VULKAN_NO_INT_DOT"};
+        for (const char* v : vars) setenv(v, "1", 1);
         auto plain = create_device("vulkan", DeviceOptions{});
-        unsetenv("GEMMA12B_VULKAN_NO_SUBGROUPS");
-        REQUIRE_MESSAGE(plain.ok(), "vulkan/no-subgroups: ", plain.status().ToString());
-        h->push("vulkan/no-subgroups", std::move(*plain), /*int8=*/false, /*gpu=*/true);
+        for (const char* v : vars) unsetenv(v);
+        REQUIRE_MESSAGE(plain.ok(), "vulkan/no-features: ", plain.status().ToString());
+        REQUIRE((*plain)->caps().int_dot == false);
+        REQUIRE((*plain)->caps().fp16 == false);
+        h->push("vulkan/no-features", std::move(*plain), /*int8=*/false, /*gpu=*/true);
       }
     }
     return h;

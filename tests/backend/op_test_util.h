@@ -47,16 +47,20 @@ struct Target {
   Stream* stream;
   bool int8_matmul = false;  // quantized weights meet int8 activations (cpu/qdot.h)
   // Buffers are device memory (Buffer::map() is nullptr; data moves through upload/download) and
-  // execution is asynchronous (errors may surface at synchronize()). The arithmetic contract is
-  // the same as the CPU's exact (f32-activation) path, so no case needs a looser tolerance.
+  // execution is asynchronous (errors may surface at synchronize()).
   bool gpu = false;
+  // f16-weight matmuls use f16 arithmetic (Vulkan's fp16 path; its error bound is in
+  // test_op_conformance.cpp). Every other op keeps the f32 contract.
+  bool fp16_matmul = false;
 };
 // [reference, cpu (best ISA) with 2 and 1 threads, cpu with each slower ISA path this processor
-// has (forced with GEMMA12B_CPU_ISA), cpu with exact (f32-activation) matmuls, vulkan (when this
-// build has the backend and the machine a Vulkan device), the same Vulkan device with subgroup
-// reductions off (GEMMA12B_VULKAN_NO_SUBGROUPS=1)]; created once. The environment
-// variable GEMMA12B_TEST_TARGETS (comma-separated name prefixes, e.g. "vulkan") keeps only the
-// matching targets besides the reference, which is always first (the oracle).
+// has (forced with GEMMA12B_CPU_ISA), cpu with exact (f32-activation) matmuls, and when this
+// build has the Vulkan backend and the machine a Vulkan device: vulkan (default: the device's
+// fast paths, f16 arithmetic and int8 integer-dot matmuls where it reports them), vulkan/exact
+// (exact_matmul: f32 throughout) and vulkan/no-features (the path of a device without subgroup
+// arithmetic, f16 or integer dot products, forced with GEMMA12B_VULKAN_NO_*=1)]; created once.
+// The environment variable GEMMA12B_TEST_TARGETS (comma-separated name prefixes, e.g. "vulkan")
+// keeps only the matching targets besides the reference, which is always first (the oracle).
 const std::vector<Target>& targets();
 
 // ---- Vulkan -------------------------------------------------------------------------------------

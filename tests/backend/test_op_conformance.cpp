@@ -72,13 +72,27 @@ void run_matmul(const MatmulCase& c) {
   const std::vector<float> wf = to_f32(w);
   const std::vector<float> b = random_f32(rng, N, -1.0f, 1.0f);
 
-  std::vector<double> tol(M * N);
+  // The f16-arithmetic path (Target::fp16_matmul, f16 weights): per group of 4 products, x is
+  // rounded to f16 (≤ 1 ulp = 2u_h, u_h = 2^-11: Vulkan lets the conversion truncate), the 4
+  // products and 3 additions round in f16 (≤ 4u_h relative to Σ|x·w| of the group), and values
+  // below the f16 normal range (2^-14) may be flushed: ≤ 2^-14 per converted x (times |w|), per
+  // product and per sum. Summed over groups in f32 (the f32 term above covers that):
+  //   |err| ≤ 6u_h Σ|x_k w_k| + 2^-14 (Σ|w_k| + 2K) (+ the f32 accumulation term).
+  // For these inputs (|x|, |w| ≤ 1, K = 512) that is ~0.45 against a typical |y| ~ sqrt(K)/3 ~ 7.5:
+  // a worst case the real error stays far below, yet under what a dropped, repeated or misplaced
+  // 32-element chunk costs (~sqrt(32)/3 ~ 1.9).
+  const double uh = 1.0 / 2048.0, tiny = 1.0 / 16384.0;
+  std::vector<double> tol(M * N), tol16(M * N);
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t n = 0; n < N; ++n) {
-      double sum_abs = 0.0;
-      for (int64_t k = 0; k < K; ++k) sum_abs += std::fabs(static_cast<double>(x[m * K + k]) * wf[n * K + k]);
+      double sum_abs = 0.0, w_abs = 0.0;
+      for (int64_t k = 0; k < K; ++k) {
+        sum_abs += std::fabs(static_cast<double>(x[m * K + k]) * wf[n * K + k]);
+        w_abs += std::fabs(static_cast<double>(wf[n * K + k]));
+      }
       tol[m * N + n] = 4.0 * std::sqrt(static_cast<double>(K)) * kU * sum_abs +
                        4.0 * kU * (c.bias ? std::fabs(b[n]) : 0.0);
+      tol16[m * N + n] = tol[m * N + n] + 6.0 * uh * sum_abs + tiny * (w_abs + 2.0 * K);
     }
   }
   const std::string what =
@@ -103,7 +117,8 @@ void run_matmul(const MatmulCase& c) {
     const TensorView bv = c.bias ? env.upload(f32_tensor({N}, b)) : TensorView{};
     return env.finish(ops::matmul(env.stream(), dv, xv, wv, bv), dv);
   };
-  // The int8 path (quantized weights on a CPU target without exact_matmul): its exact result is
+  // The int8 path (quantized weights on a target with int8_matmul: the CPU without exact_matmul,
+  // Vulkan with integer dot products; both round like cpu::quantize_block32): its exact result is
   // the same weights times the activations rounded by cpu::quantize_block32, so we rebuild that
   // in double and allow only f32 accumulation error around it (a kernel that drops, repeats or
   // misplaces a block or a lane is off by far more). For q4_k the scale and min parts of a weight
@@ -146,6 +161,9 @@ void run_matmul(const MatmulCase& c) {
     const std::vector<float> got = bytes_to_f32(outs[k].bytes);
     if (int8 && t.int8_matmul) {
       check_close(what, t.name, got, y8, [&](size_t i, double) { return tol8[i]; });
+    } else if (c.wt == DType::kF16 && t.fp16_matmul) {
+      check_close(what, t.name, got, std::vector<double>(ref.begin(), ref.end()),
+                  [&](size_t i, double r) { return tol16[i] + 2.0 * kU * std::fabs(r); });
     } else {
       check_close(what, t.name, got, std::vector<double>(ref.begin(), ref.end()),
                   [&](size_t i, double r) { return tol[i] + 2.0 * kU * std::fabs(r); });

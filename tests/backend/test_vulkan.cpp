@@ -126,6 +126,101 @@ TEST_CASE("vulkan: allocations larger than the device are ResourceExhausted and 
   check_small_add(*t, "add after failed allocations");
 }
 
+TEST_CASE("vulkan: a lost device answers Unavailable to every call and the process goes on") {
+  const Target* t = vulkan_or_skip();
+  if (t == nullptr) return;
+  // No driver loses a device on demand: the backend's testing switch makes the second stream
+  // submission report VK_ERROR_DEVICE_LOST, and everything after runs the real recovery path.
+  std::unique_ptr<Device> dev;
+  {
+    ScopedEnv lose("GEMMA12B_VULKAN_LOSE_DEVICE_AFTER", "1");
+    auto d = create_device("vulkan", DeviceOptions{});
+    REQUIRE_MESSAGE(d.ok(), d.status().ToString());
+    dev = std::move(*d);
+  }
+  auto made = dev->create_stream();
+  REQUIRE_MESSAGE(made.ok(), made.status().ToString());
+  std::unique_ptr<Stream> stream = std::move(*made);
+  const Target lost{"vulkan/lost", dev.get(), stream.get(), false, true};
+  {
+    Env env(lost);
+    std::mt19937 rng(11);
+    const std::vector<float> a = random_f32(rng, 37, -4.0f, 4.0f), b = random_f32(rng, 37, -4.0f, 4.0f);
+    const TensorView av = env.upload(f32_tensor({37}, a)), bv = env.upload(f32_tensor({37}, b));
+    const TensorView dv = env.alloc(DType::kF32, {37});
+    REQUIRE(ops::add(*stream, dv, av, bv).ok());
+    REQUIRE_MESSAGE(stream->synchronize().ok(), "the first submission is real");
+    REQUIRE(ops::add(*stream, dv, dv, bv).ok());  // recorded; lost at submission
+    const Status st = stream->synchronize();
+    CHECK_MESSAGE(absl::IsUnavailable(st), st.ToString());
+    const Status again = ops::add(*stream, dv, av, bv);
+    CHECK_MESSAGE(absl::IsUnavailable(again), again.ToString());
+    std::vector<uint8_t> bytes(37 * 4);
+    const Status down = dv.buffer->download(dv.offset, bytes.data(), bytes.size());
+    CHECK_MESSAGE(absl::IsUnavailable(down), down.ToString());
+    const Status up = dv.buffer->upload(dv.offset, bytes.data(), bytes.size());
+    CHECK_MESSAGE(absl::IsUnavailable(up), up.ToString());
+    CHECK(absl::IsUnavailable(stream->synchronize()));
+  }  // buffers of the lost device are freed without a crash
+  stream.reset();
+  dev.reset();
+  // Another device in the same process is untouched.
+  check_small_add(*t, "another device after a device loss");
+}
+
+// One matmul [3, 256] x [16, 256]^T with weights of dtype wt on dev.
+std::vector<float> small_matmul(Device& dev, DType wt) {
+  auto made = dev.create_stream();
+  REQUIRE_MESSAGE(made.ok(), made.status().ToString());
+  const Target t{"vulkan/probe", &dev, made->get(), false, true};
+  Env env(t);
+  std::mt19937 rng(21);
+  const TensorView xv = env.upload(f32_tensor({3, 256}, random_f32(rng, 3 * 256, -1.0f, 1.0f)));
+  const TensorView wv = env.upload(typed_tensor(wt, {16, 256}, random_f32(rng, 16 * 256, -1.0f, 1.0f)));
+  const TensorView dv = env.alloc(DType::kF32, {3, 16});
+  const Outcome o = env.finish(ops::matmul(env.stream(), dv, xv, wv, TensorView{}), dv);
+  REQUIRE_MESSAGE(o.status.ok(), o.status.ToString());
+  return bytes_to_f32(o.bytes);
+}
+
+TEST_CASE("vulkan: exact_matmul and GEMMA12B_VULKAN_NO_FP16 / _NO_INT_DOT switch the fast paths off") {
+  const Target* t = vulkan_or_skip();
+  if (t == nullptr) return;
+  const DeviceCaps caps = t->device->caps();
+  MESSAGE(std::string(t->device->name()), ": f16 arithmetic ", caps.fp16, ", integer dot products ",
+          caps.int_dot);
+  auto make = [](bool exact) {
+    DeviceOptions o;
+    o.exact_matmul = exact;
+    auto d = create_device("vulkan", o);
+    REQUIRE_MESSAGE(d.ok(), d.status().ToString());
+    return std::move(*d);
+  };
+  const std::unique_ptr<Device> exact = make(true);
+  CHECK_FALSE(exact->caps().fp16);
+  CHECK_FALSE(exact->caps().int_dot);
+  {
+    ScopedEnv off("GEMMA12B_VULKAN_NO_FP16", "1");
+    const std::unique_ptr<Device> d = make(false);
+    CHECK_FALSE(d->caps().fp16);
+    CHECK(d->caps().int_dot == caps.int_dot);
+  }
+  {
+    ScopedEnv off("GEMMA12B_VULKAN_NO_INT_DOT", "1");
+    const std::unique_ptr<Device> d = make(false);
+    CHECK_FALSE(d->caps().int_dot);
+    CHECK(d->caps().fp16 == caps.fp16);
+  }
+  // A path the caps report is the one that runs: its rounding differs from the exact f32 path
+  // (how much is the conformance suite's business), and a path they deny leaves results exact.
+  for (DType wt : {DType::kQ8_0, DType::kF16}) {
+    const bool fast = wt == DType::kF16 ? caps.fp16 : caps.int_dot;
+    const std::vector<float> a = small_matmul(*t->device, wt), b = small_matmul(*exact, wt);
+    CHECK_MESSAGE((a != b) == fast, dtype_name(wt), ": default and exact results ",
+                  a != b ? "differ" : "agree", " but the fast path is ", fast ? "on" : "off");
+  }
+}
+
 TEST_CASE("vulkan: device selection by GEMMA12B_VULKAN_DEVICE and DeviceOptions::device_index") {
   {
     ScopedEnv unset("GEMMA12B_VULKAN_DEVICE", nullptr);
@@ -354,7 +449,18 @@ TEST_CASE("vulkan: ~90 ops recorded before one synchronize equal synchronizing a
   CHECK_MESSAGE(batched.x == each.x, "residual stream differs between batched and synchronized runs");
   CHECK_MESSAGE(batched.kcache == each.kcache, "K cache differs between batched and synchronized runs");
   CHECK_MESSAGE(batched.out == each.out, "output differs between batched and synchronized runs");
-  // And both compute the chain: the reference backend's result to f32 accumulation error.
+  // And the chain is computed right: in exact mode (f32 matmuls; the default above rounds
+  // activations to int8 for the q8_0/q4_0 weights) the reference backend's result to f32
+  // accumulation error.
+  DeviceOptions exact_options;
+  exact_options.exact_matmul = true;
+  auto exact_dev = create_device("vulkan", exact_options);
+  REQUIRE_MESSAGE(exact_dev.ok(), exact_dev.status().ToString());
+  auto exact_stream = (*exact_dev)->create_stream();
+  REQUIRE_MESSAGE(exact_stream.ok(), exact_stream.status().ToString());
+  const Target exact_target{"vulkan/exact", exact_dev->get(), exact_stream->get(), false, true};
+  const SeqResult exact = run_sequence(exact_target, /*sync_each=*/false);
+  REQUIRE_MESSAGE(exact.status.ok(), "exact: ", exact.status.ToString());
   const SeqResult ref = run_sequence(targets().front(), /*sync_each=*/false);
   REQUIRE_MESSAGE(ref.status.ok(), ref.status.ToString());
   auto rms_of = [](const std::vector<float>& v) {
@@ -362,12 +468,12 @@ TEST_CASE("vulkan: ~90 ops recorded before one synchronize equal synchronizing a
     for (float e : v) s2 += static_cast<double>(e) * e;
     return std::sqrt(s2 / static_cast<double>(v.size()));
   };
-  check_close("op sequence x", "vulkan", batched.x, std::vector<double>(ref.x.begin(), ref.x.end()),
+  check_close("op sequence x", "vulkan/exact", exact.x, std::vector<double>(ref.x.begin(), ref.x.end()),
               rel_tol(1e-4, 1e-4 * rms_of(ref.x)));
-  check_close("op sequence K cache", "vulkan", batched.kcache,
+  check_close("op sequence K cache", "vulkan/exact", exact.kcache,
               std::vector<double>(ref.kcache.begin(), ref.kcache.end()),
               rel_tol(2e-3, 1e-4 * rms_of(ref.kcache)));  // f16 rounding of nearby values
-  check_close("op sequence output", "vulkan", batched.out,
+  check_close("op sequence output", "vulkan/exact", exact.out,
               std::vector<double>(ref.out.begin(), ref.out.end()), rel_tol(1e-4, 1e-4 * rms_of(ref.out)));
 }
 

@@ -70,8 +70,8 @@ int32_t argmax(const float* row, int64_t n) {
   return best;
 }
 
-std::unique_ptr<Device> vulkan_or_skip() {
-  auto d = create_device("vulkan", DeviceOptions{});
+std::unique_ptr<Device> vulkan_or_skip(const DeviceOptions& options) {
+  auto d = create_device("vulkan", options);
   if (d.ok()) return std::move(*d);
   bool built = false;
   for (const BackendFactory& f : registered_backends()) built |= std::string(f.name) == "vulkan";

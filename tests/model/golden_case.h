@@ -42,6 +42,6 @@ int32_t argmax(const float* row, int64_t n);
 // The Vulkan device, or nullptr after printing the line that makes ctest report the case as
 // skipped (tests/CMakeLists.txt): the build has no Vulkan backend (NotFound) or the machine no
 // Vulkan device (Unavailable). Any other failure fails the case.
-std::unique_ptr<Device> vulkan_or_skip();
+std::unique_ptr<Device> vulkan_or_skip(const DeviceOptions& options = DeviceOptions{});
 
 }  // namespace gemma12b::test

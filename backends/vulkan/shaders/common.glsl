@@ -68,3 +68,46 @@ float tanh_safe(float x) {
   const float r = (1.0 - t) / (1.0 + t);
   return x < 0.0 ? -r : r;
 }
+
+// ---- error-free transformations (only correctly rounded + - * are assumed; `precise` forbids the
+// FMA contraction that would break them) ----
+
+// a = hi + lo exactly, hi with at most 12 significant bits (Veltkamp split).
+void split(float a, out float hi, out float lo) {
+  precise float c = 4097.0 * a;
+  precise float h = c - (c - a);
+  hi = h;
+  precise float l = a - h;
+  lo = l;
+}
+
+// p + e == a * b exactly (Dekker), without relying on a fused multiply-add.
+void two_prod(float a, float b, out float p, out float e) {
+  precise float pp = a * b;
+  float ah, al, bh, bl;
+  split(a, ah, al);
+  split(b, bh, bl);
+  precise float ee = ((ah * bh - pp) + ah * bl + al * bh) + al * bl;
+  p = pp;
+  e = ee;
+}
+
+// a / b correctly rounded (Vulkan's division is only good to 2.5 ulp): the quotient's neighbours
+// are tried and the one with the smallest exact residual a - q*b wins. Finite a, b with
+// |a|, |b| < 2^100 and no quotient exactly halfway between two floats (true for the callers).
+float div_rn(float a, float b) {
+  const float q0 = a / b;
+  float best = q0, best_r = 3.0e38;
+  for (int k = -2; k <= 2; ++k) {
+    const float q = uintBitsToFloat(uint(int(floatBitsToUint(q0)) + k));
+    if (isinf(q) || isnan(q) || sign(q) != sign(q0)) continue;
+    float p, e;
+    two_prod(q, b, p, e);
+    precise float r = (a - p) - e;
+    if (abs(r) < best_r) {
+      best_r = abs(r);
+      best = q;
+    }
+  }
+  return best;
+}

@@ -4,6 +4,15 @@
 // 64 threads split the row into 32-element chunks, dequantize each chunk once and use it for all
 // MT rows; partial sums are reduced with subgroup adds (USE_SUBGROUPS, when the device supports
 // subgroup arithmetic in compute shaders) or a shared-memory tree.
+// USE_FP16 (f16 weights, devices with shaderFloat16 + storageBuffer16BitAccess, not exact mode):
+// weights are read as float16_t and each group of 4 products is x·w in f16 arithmetic (x rounded
+// to f16, 4 products and their sum in f16), the groups summed in f32. A group whose f16 result is
+// not finite (an x beyond the f16 range, an overflowing product) is redone in f32, so the path
+// never turns a finite result into inf. Error bound: see tests/backend/test_op_conformance.cpp.
+#ifdef USE_FP16
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #ifdef USE_SUBGROUPS
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
@@ -15,6 +24,9 @@ layout(push_constant) uniform PushBlock { MatmulPush pc; };
 layout(binding = 0) readonly buffer XF { float xf[]; };
 layout(binding = 1) readonly buffer WU { uint ww[]; };
 layout(binding = 1) readonly buffer WFl { float wf[]; };
+#ifdef USE_FP16
+layout(binding = 1) readonly buffer WH { float16_t wh[]; };
+#endif
 layout(binding = 2) writeonly buffer DF { float df[]; };
 layout(binding = 3) readonly buffer BF { float bf[]; };
 
@@ -37,6 +49,29 @@ void main() {
   float acc[MT];
   for (uint i = 0u; i < MT; ++i) acc[i] = 0.0;
   const uint nc = chunk_count(pc.K);
+#ifdef USE_FP16
+  f16vec4 h[8];
+  for (uint c = tid; c < nc; c += 64u) {
+    const uint cnt = chunk_valid(pc.K, c);
+    const uint i0 = (wrow >> 1) + c * 32u;
+    for (uint g = 0u; g < 8u; ++g) {
+      for (uint k = 0u; k < 4u; ++k) h[g][k] = 4u * g + k < cnt ? wh[i0 + 4u * g + k] : float16_t(0.0);
+    }
+    for (uint i = 0u; i < MT; ++i) {
+      if (i >= mt) break;
+      const uint xb = xrow[i] + c * 32u;
+      float s = 0.0;
+      for (uint g = 0u; g < 8u; ++g) {
+        vec4 x4;
+        for (uint k = 0u; k < 4u; ++k) x4[k] = 4u * g + k < cnt ? xf[xb + 4u * g + k] : 0.0;
+        float part = float(dot(f16vec4(x4), h[g]));
+        if (isinf(part) || isnan(part)) part = dot(x4, vec4(h[g]));
+        s += part;
+      }
+      acc[i] += s;
+    }
+  }
+#else
   float v[32];
   for (uint c = tid; c < nc; c += 64u) {
     const uint cnt = chunk_valid(pc.K, c);
@@ -49,6 +84,7 @@ void main() {
       acc[i] += s;
     }
   }
+#endif
 #ifdef USE_SUBGROUPS
   for (uint i = 0u; i < MT; ++i) {
     const float sg = subgroupAdd(acc[i]);

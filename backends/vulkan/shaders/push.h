@@ -42,6 +42,36 @@ struct MatmulPush {
   uint bias_base; // byte offset of bias[0] in its binding
 };
 
+// quant_q8.comp: f32 activation rows -> int8 blocks of 32 (cpu::quantize_block32's rounding:
+// d = amax / 127, q = round-to-even(x / d)) in a scratch buffer bound as uints: packed q bytes at
+// word q_base + (row * K/32 + block) * 8, d (float bits) at d_base + row * K/32 + block, and the
+// block's sum of q (int) at s_base + row * K/32 + block.
+struct QuantPush {
+  Rows x;
+  uint rows;
+  uint K;  // a multiple of 32
+  uint q_base;
+  uint d_base;
+  uint s_base;
+};
+
+// matmul_int8.comp: dst[m, n0 + n] = Σ_blocks dx·(integer dot of the q8 activations with the
+// weight block) (+ bias) for q8_0 / q4_0 / q4_k / q6_k weights; bindings xq scratch (QuantPush
+// layout), w, dst, bias.
+struct MatmulInt8Push {
+  Rows w;
+  Rows dst;
+  uint M;
+  uint N;
+  uint K;
+  uint n0;
+  uint has_bias;
+  uint bias_base;
+  uint q_base;
+  uint d_base;
+  uint s_base;
+};
+
 // rows.comp: get_rows and dequantize. dst[t, :] = table[id(t), :] * scale, id(t) = ids[t] or t.
 // bindings table, ids, dst, error flags.
 struct RowsPush {

@@ -17,26 +17,6 @@ layout(binding = 2) readonly buffer PS { int pos[]; };
 layout(binding = 3) readonly buffer FF { float ff[]; };
 layout(binding = 4) readonly buffer TB { float tab[]; };
 
-// a = hi + lo exactly, hi with at most 12 significant bits (Veltkamp split).
-void split(float a, out float hi, out float lo) {
-  precise float c = 4097.0 * a;
-  precise float h = c - (c - a);
-  hi = h;
-  precise float l = a - h;
-  lo = l;
-}
-
-// p + e == a * b exactly (Dekker), without relying on a fused multiply-add.
-void two_prod(float a, float b, out float p, out float e) {
-  precise float pp = a * b;
-  float ah, al, bh, bl;
-  split(a, ah, al);
-  split(b, bh, bl);
-  precise float ee = ((ah * bh - pp) + ah * bl + al * bh) + al * bl;
-  p = pp;
-  e = ee;
-}
-
 void main() {
   const uint r = group_linear();  // row (t, h)
   if (r >= pc.T * pc.H) return;
