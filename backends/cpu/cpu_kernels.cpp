@@ -295,7 +295,7 @@ Status rope(const Op& op, ThreadPool& pool) {
 // over a range of keys (each key row is read once for all G heads), in blocks of kKeyBlock keys
 // with an online softmax. When rows x KV heads are fewer than the threads (decode: one row, 1 or
 // 8 KV heads), the keys are split into chunks whose partial (max, sum, accumulator) are merged.
-constexpr int64_t kKeyBlock = 64;
+constexpr int64_t kKeyBlock = kAttnBlock;
 
 struct AttnPartial {
   float* m;    // [G]
@@ -325,12 +325,16 @@ Status attention(const Op& op, const Context& ctx) {
   float* partials = partial_scratch.data();
 
   ctx.pool.parallel_for(items * chunks, [&](int64_t b, int64_t e, int) {
-    thread_local std::vector<float> qbuf, sc, kt, vt, acc_local, ml_local, pbuf;
+    thread_local std::vector<float> qbuf, sc, kt, vt, acc_local, ml_local;
     qbuf.resize(G * D);
     sc.resize(G * kKeyBlock);
-    pbuf.resize(G);
-    float* p = pbuf.data();
+    // q8_0 keys/values are dequantized per block into kt / vt (f32 and f16 rows are read in place).
+    const bool k_direct = k.dtype == DType::kF32 || k.dtype == DType::kF16;
+    const bool v_direct = v.dtype == DType::kF32 || v.dtype == DType::kF16;
+    if (!k_direct) kt.resize(kKeyBlock * D);
+    if (!v_direct) vt.resize(kKeyBlock * Dv);
     int32_t idx[kKeyBlock];
+    const void* rows[kKeyBlock];
     for (int64_t it = b; it < e; ++it) {
       const int64_t item = it / chunks, c = it % chunks;
       const int64_t t = item / Hkv, hk = item % Hkv;
@@ -366,11 +370,15 @@ Status attention(const Op& op, const Context& ctx) {
         // Scores sc[g][j] of the visible keys.
         for (int j = 0; j < n; ++j) {
           const int64_t r = idx[j] * Hkv + hk;
-          const bool f16 = k.dtype == DType::kF16;
-          const void* kr = k.dtype == DType::kF32 || f16 ? static_cast<const void*>(k.host_row(r)) : row_f32(k, r, kt);
-          kn.attn_dot(qbuf.data(), static_cast<int>(G), D, kr, f16, p);
-          for (int64_t g = 0; g < G; ++g) sc[g * kKeyBlock + j] = p[g];
+          if (k_direct) {
+            rows[j] = k.host_row(r);
+          } else {
+            dequantize_row(k.dtype, k.host_row(r), &kt[j * D], D);
+            rows[j] = &kt[j * D];
+          }
         }
+        kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, k.dtype == DType::kF16, sc.data(),
+                    static_cast<int>(kKeyBlock));
         // Online softmax: raise each head's running max, rescale its sums, exponentiate.
         for (int64_t g = 0; g < G; ++g) {
           float* sg = &sc[g * kKeyBlock];
@@ -386,11 +394,15 @@ Status attention(const Op& op, const Context& ctx) {
         }
         for (int j = 0; j < n; ++j) {
           const int64_t r = idx[j] * Hkv + hk;
-          const bool f16 = v.dtype == DType::kF16;
-          const void* vr = v.dtype == DType::kF32 || f16 ? static_cast<const void*>(v.host_row(r)) : row_f32(v, r, vt);
-          for (int64_t g = 0; g < G; ++g) p[g] = sc[g * kKeyBlock + j];
-          kn.attn_axpy(out.acc, static_cast<int>(G), Dv, p, vr, f16);
+          if (v_direct) {
+            rows[j] = v.host_row(r);
+          } else {
+            dequantize_row(v.dtype, v.host_row(r), &vt[j * Dv], Dv);
+            rows[j] = &vt[j * Dv];
+          }
         }
+        kn.attn_axpy(out.acc, static_cast<int>(G), Dv, sc.data(), static_cast<int>(kKeyBlock), rows, n,
+                     v.dtype == DType::kF16);
       }
       if (chunks == 1) {
         for (int64_t g = 0; g < G; ++g) {

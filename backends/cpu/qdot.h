@@ -76,12 +76,18 @@ using GemmFn = void (*)(const uint8_t* w, size_t ldw, int64_t n, const QActs& x,
                         size_t ldo, uint8_t* scratch);
 size_t gemm_scratch_bytes(int64_t K);
 
-// Attention pieces (cpu_kernels.cpp's attention is built from these), keys/values f32 or f16:
-//   attn_dot:  out[g] = q_g · k for the G query rows q_g = q + g·D
-//   attn_axpy: acc_g += p[g] · v for the G accumulator rows acc_g = acc + g·D
+// Attention pieces (cpu_kernels.cpp's attention is built from these), over a block of n ≤ 64
+// key/value rows k[j], v[j] (f32 or f16, D elements each) and the G query heads that share them:
+//   attn_dot:  s[g·lds + j] = q_g · k[j] for the G query rows q_g = q + g·D
+//   attn_axpy: acc_g += Σ_j p[g·ldp + j] · v[j] for the G accumulator rows acc_g = acc + g·D
 //   exp_sum:   x[i] = exp(x[i] − m) for i < n (x[i] = −inf gives 0); returns Σ x[i]
-using AttnDotFn = void (*)(const float* q, int G, int64_t D, const void* k, bool f16, float* out);
-using AttnAxpyFn = void (*)(float* acc, int G, int64_t D, const float* p, const void* v, bool f16);
+// Block-wise so a kernel can keep a tile of heads × keys (scores) or heads × dims (accumulators)
+// in registers across the block instead of streaming all G rows through memory per key.
+constexpr int kAttnBlock = 64;
+using AttnDotFn = void (*)(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s,
+                           int lds);
+using AttnAxpyFn = void (*)(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n,
+                            bool f16);
 using ExpSumFn = float (*)(float* x, int64_t n, float m);
 
 struct Kernels {

@@ -214,24 +214,34 @@ void attn_dot_g(const float* q, int64_t D, const void* k, bool f16, float* out) 
   }
 }
 
-void attn_dot(const float* q, int G, int64_t D, const void* k, bool f16, float* out) {
+void attn_dot1(const float* q, int G, int64_t D, const void* k, bool f16, float* out, int lds) {
   int g = 0;
-  for (; g + 4 <= G; g += 4) attn_dot_g<4>(q + g * D, D, k, f16, out + g);
-  for (; g < G; ++g) attn_dot_g<1>(q + g * D, D, k, f16, out + g);
+  float tmp[4];
+  for (; g + 4 <= G; g += 4) {
+    attn_dot_g<4>(q + g * D, D, k, f16, tmp);
+    for (int l = 0; l < 4; ++l) out[(g + l) * lds] = tmp[l];
+  }
+  for (; g < G; ++g) attn_dot_g<1>(q + g * D, D, k, f16, out + g * lds);
 }
 
-void attn_axpy(float* acc, int G, int64_t D, const float* p, const void* v, bool f16) {
-  int64_t i = 0;
-  for (; i + 8 <= D; i += 8) {
-    const __m256 vv = load_kv8(v, f16, i);
-    for (int g = 0; g < G; ++g) {
-      float* a = acc + g * D + i;
-      _mm256_storeu_ps(a, _mm256_fmadd_ps(_mm256_set1_ps(p[g]), vv, _mm256_loadu_ps(a)));
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* out, int lds) {
+  for (int j = 0; j < n; ++j) attn_dot1(q, G, D, k[j], f16, out + j, lds);
+}
+
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
+  for (int j = 0; j < n; ++j) {
+    int64_t i = 0;
+    for (; i + 8 <= D; i += 8) {
+      const __m256 vv = load_kv8(v[j], f16, i);
+      for (int g = 0; g < G; ++g) {
+        float* a = acc + g * D + i;
+        _mm256_storeu_ps(a, _mm256_fmadd_ps(_mm256_set1_ps(p[g * ldp + j]), vv, _mm256_loadu_ps(a)));
+      }
     }
-  }
-  for (; i < D; ++i) {
-    const float vv = load_kv1(v, f16, i);
-    for (int g = 0; g < G; ++g) acc[g * D + i] += p[g] * vv;
+    for (; i < D; ++i) {
+      const float vv = load_kv1(v[j], f16, i);
+      for (int g = 0; g < G; ++g) acc[g * D + i] += p[g * ldp + j] * vv;
+    }
   }
 }
 

@@ -340,33 +340,83 @@ inline __m512 load_kv(const void* p, bool f16, int64_t i, __mmask16 m) {
   return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
 }
 
-template <int G>
-void attn_dot_g(const float* q, int64_t D, const void* k, bool f16, float* out) {
-  __m512 acc[G];
-  for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < D; i += 16) {
-    const __mmask16 m = D - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (D - i)) - 1);
-    const __m512 kv = load_kv(k, f16, i, m);
-    for (int g = 0; g < G; ++g) acc[g] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + g * D + i), kv, acc[g]);
+inline __mmask16 tail_mask(int64_t D, int64_t i) {
+  return D - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (D - i)) - 1);
+}
+
+// Scores of GT heads x JT keys, accumulated in GT·JT registers over D: each key chunk is loaded
+// (and converted from f16) once per GT heads, each query chunk once per JT keys.
+template <int GT, int JT>
+void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds) {
+  __m512 acc[GT][JT];
+  for (int g = 0; g < GT; ++g) {
+    for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_setzero_ps();
   }
-  for (int g = 0; g < G; ++g) out[g] = hsum512(acc[g]);
-}
-
-void attn_dot(const float* q, int G, int64_t D, const void* k, bool f16, float* out) {
-  int g = 0;
-  for (; g + 4 <= G; g += 4) attn_dot_g<4>(q + g * D, D, k, f16, out + g);
-  for (; g < G; ++g) attn_dot_g<1>(q + g * D, D, k, f16, out + g);
-}
-
-void attn_axpy(float* acc, int G, int64_t D, const float* p, const void* v, bool f16) {
   for (int64_t i = 0; i < D; i += 16) {
-    const __mmask16 m = D - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (D - i)) - 1);
-    const __m512 vv = load_kv(v, f16, i, m);
-    for (int g = 0; g < G; ++g) {
-      float* a = acc + g * D + i;
-      _mm512_mask_storeu_ps(a, m, _mm512_fmadd_ps(_mm512_set1_ps(p[g]), vv, _mm512_maskz_loadu_ps(m, a)));
+    const __mmask16 m = tail_mask(D, i);
+    __m512 kv[JT];
+    for (int j = 0; j < JT; ++j) kv[j] = load_kv(k[j], f16, i, m);
+    for (int g = 0; g < GT; ++g) {
+      const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + i);
+      for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_fmadd_ps(qv, kv[j], acc[g][j]);
     }
   }
+  for (int g = 0; g < GT; ++g) {
+    for (int j = 0; j < JT; ++j) s[g * lds + j] = hsum512(acc[g][j]);
+  }
+}
+
+template <int GT, int JT>
+void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, bool f16, float* s, int lds) {
+  int j = 0;
+  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT>(q, D, k + j, f16, s + j, lds);
+  for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, f16, s + j, lds);
+}
+
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s, int lds) {
+  int g = 0;
+  for (; g + 4 <= G; g += 4) attn_dot_heads<4, 4>(q + g * D, D, k, n, f16, s + g * lds, lds);
+  for (; g + 2 <= G; g += 2) attn_dot_heads<2, 8>(q + g * D, D, k, n, f16, s + g * lds, lds);
+  for (; g < G; ++g) attn_dot_heads<1, 8>(q + g * D, D, k, n, f16, s + g * lds, lds);
+}
+
+// acc[g][i0 .. i0 + 16·CT) += Σ_j p[g][j] · v[j][..] for GT heads: the GT x CT accumulator tile
+// stays in registers for the whole block of keys and is stored once.
+template <int GT, int CT>
+void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, const void* const* v, int n,
+                    bool f16) {
+  __m512 a[GT][CT];
+  __mmask16 m[CT];
+  for (int c = 0; c < CT; ++c) m[c] = tail_mask(D, i0 + 16 * c);
+  for (int g = 0; g < GT; ++g) {
+    for (int c = 0; c < CT; ++c) a[g][c] = _mm512_maskz_loadu_ps(m[c], acc + g * D + i0 + 16 * c);
+  }
+  for (int j = 0; j < n; ++j) {
+    __m512 vv[CT];
+    for (int c = 0; c < CT; ++c) vv[c] = load_kv(v[j], f16, i0 + 16 * c, m[c]);
+    for (int g = 0; g < GT; ++g) {
+      const __m512 pg = _mm512_set1_ps(p[g * ldp + j]);
+      for (int c = 0; c < CT; ++c) a[g][c] = _mm512_fmadd_ps(pg, vv[c], a[g][c]);
+    }
+  }
+  for (int g = 0; g < GT; ++g) {
+    for (int c = 0; c < CT; ++c) _mm512_mask_storeu_ps(acc + g * D + i0 + 16 * c, m[c], a[g][c]);
+  }
+}
+
+template <int GT>
+void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
+  constexpr int CT = GT >= 8 ? 2 : 8;  // 16 (8 for one head) accumulators + the CT value chunks
+  int64_t i = 0;
+  for (; i + 16 * CT <= D; i += 16 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, f16);
+  for (; i < D; i += 16) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, f16);
+}
+
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
+  int g = 0;
+  for (; g + 8 <= G; g += 8) attn_axpy_heads<8>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
+  for (; g + 2 <= G; g += 2) attn_axpy_heads<2>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
+  for (; g < G; ++g) attn_axpy_heads<1>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
 }
 
 // exp(x) for x ≤ 0: Cody-Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial

@@ -79,22 +79,26 @@ inline float kv_at(const void* p, bool f16, int64_t i) {
   return f16 ? f16_to_f32(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
 }
 
-void attn_dot(const float* q, int G, int64_t D, const void* k, bool f16, float* out) {
-  for (int g = 0; g < G; ++g) {
-    float acc[8] = {};
-    int64_t i = 0;
-    for (; i + 8 <= D; i += 8) {
-      for (int j = 0; j < 8; ++j) acc[j] += q[g * D + i + j] * kv_at(k, f16, i + j);
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* out, int lds) {
+  for (int j = 0; j < n; ++j) {
+    for (int g = 0; g < G; ++g) {
+      float acc[8] = {};
+      int64_t i = 0;
+      for (; i + 8 <= D; i += 8) {
+        for (int l = 0; l < 8; ++l) acc[l] += q[g * D + i + l] * kv_at(k[j], f16, i + l);
+      }
+      float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      for (; i < D; ++i) s += q[g * D + i] * kv_at(k[j], f16, i);
+      out[g * lds + j] = s;
     }
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < D; ++i) s += q[g * D + i] * kv_at(k, f16, i);
-    out[g] = s;
   }
 }
 
-void attn_axpy(float* acc, int G, int64_t D, const float* p, const void* v, bool f16) {
-  for (int g = 0; g < G; ++g) {
-    for (int64_t i = 0; i < D; ++i) acc[g * D + i] += p[g] * kv_at(v, f16, i);
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
+  for (int j = 0; j < n; ++j) {
+    for (int g = 0; g < G; ++g) {
+      for (int64_t i = 0; i < D; ++i) acc[g * D + i] += p[g * ldp + j] * kv_at(v[j], f16, i);
+    }
   }
 }
 

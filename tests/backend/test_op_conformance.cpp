@@ -576,6 +576,12 @@ TEST_CASE("op: attention with Dv != D and a longer cache") {
   check_attention({3, 40, 4, 2, 128, 64, DType::kF32, 0, false, 0.0883883f, 601});
   check_attention({5, 40, 8, 2, 64, 128, DType::kQ8_0, 16, true, 0.125f, 602});
   check_attention({2, 300, 4, 1, 64, 64, DType::kF16, 0, false, 1.0f, 603});
+  // Head groups the vector kernels split into tiles of 4/2/1 (scores) and 8/2/1 (accumulators)
+  // heads, with dims that are not a multiple of 16 (masked tails) and key blocks whose length is
+  // not a multiple of the 4- or 8-key score tiles.
+  check_attention({3, 83, 6, 2, 72, 40, DType::kF16, 0, false, 0.11f, 604});     // G = 3
+  check_attention({2, 130, 10, 1, 40, 88, DType::kF32, 50, false, 0.15f, 605});  // G = 10
+  check_attention({4, 71, 11, 1, 96, 64, DType::kQ8_0, 0, true, 0.2f, 606});     // G = 11
 }
 
 TEST_CASE("op: attention query with no visible key gives zeros") {
