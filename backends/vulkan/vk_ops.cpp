@@ -164,7 +164,9 @@ Status matmul(VulkanStream& s, const Op& op) {
   const char* sg = c.subgroups ? "_sg" : "";
   // The fast paths (vk_context.h), never in exact mode. The int8 one takes the CPU backend's
   // condition (K a multiple of 64), so both backends' default paths compute the same thing.
-  const bool int8 = !c.exact && c.int_dot && K % 64 == 0 &&
+  // Its activations (40 bytes per 32-block) must fit one scratch binding; else f32 below.
+  const uint64_t act_bytes = static_cast<uint64_t>(M) * (K / 32) * 40;
+  const bool int8 = !c.exact && c.int_dot && K % 64 == 0 && act_bytes <= c.props.limits.maxStorageBufferRange &&
                     (w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0 || w.dtype == DType::kQ4_K ||
                      w.dtype == DType::kQ6_K);
   if (int8) return matmul_int8(s, op, bx, bd, bb, sg);
