@@ -107,13 +107,37 @@ Status run(VulkanStream& s, const char* shader, const P& push, const std::array<
   return s.dispatch(shader, &push, sizeof(P), b, gx, gy, gz);
 }
 
+// Runs `shader` once per window of w's rows that fits one binding (the 12B's 262144 x 3840
+// embedding exceeds lavapipe's 128 MiB), filling the push fields every matmul variant shares.
+template <typename P>
+Status matmul_windows(VulkanStream& s, const Op& op, const char* shader, P p, const Binding& x_or_scratch,
+                      const Bound& bd, const Bound& bb) {
+  Context& c = s.ctx();
+  const TensorView &x = op.src[0], &w = op.src[1], &bias = op.src[2];
+  const int64_t M = x.n_rows(), N = w.dim(0), per = window_rows(c, w);
+  p.dst = bd.rows;
+  p.M = static_cast<uint32_t>(M);
+  p.K = static_cast<uint32_t>(w.dim(1));
+  p.has_bias = bias.valid() ? 1u : 0u;
+  p.bias_base = bb.rows.base;
+  for (int64_t n0 = 0; n0 < N; n0 += per) {
+    const int64_t cnt = std::min(per, N - n0);
+    G12_ASSIGN_OR_RETURN(Bound bw, bind(c, w.slice(0, n0, cnt)));
+    p.w = bw.rows;
+    p.N = static_cast<uint32_t>(cnt);
+    p.n0 = static_cast<uint32_t>(n0);
+    G12_RETURN_IF_ERROR(run(s, shader, p, {x_or_scratch, bw.binding, bd.binding, bb.binding}, cnt,
+                            static_cast<uint32_t>((M + 7) / 8)));
+  }
+  return OkStatus();
+}
+
 // matmul with int8 activations: quant_q8 writes them to the stream's scratch buffer, then
 // matmul_int8_<type> takes integer dot products with the weight blocks.
 Status matmul_int8(VulkanStream& s, const Op& op, const Bound& bx, const Bound& bd, const Bound& bb,
                    const char* sg) {
-  Context& c = s.ctx();
-  const TensorView &x = op.src[0], &w = op.src[1], &bias = op.src[2];
-  const int64_t M = x.n_rows(), N = w.dim(0), K = w.dim(1);
+  const TensorView &x = op.src[0], &w = op.src[1];
+  const int64_t M = x.n_rows(), K = w.dim(1);
   const uint64_t blocks = static_cast<uint64_t>(M) * (K / 32);
   if (blocks * 10 > UINT32_MAX) return Unimplemented("%d x %d activations exceed the scratch addressing", M, K);
   G12_ASSIGN_OR_RETURN(Binding scratch, s.scratch(blocks * 10 * 4));
@@ -126,26 +150,11 @@ Status matmul_int8(VulkanStream& s, const Op& op, const Bound& bx, const Bound& 
   q.s_base = static_cast<uint32_t>(blocks * 9);
   G12_RETURN_IF_ERROR(run(s, "quant_q8", q, {bx.binding, scratch}, (blocks + 63) / 64));
   const std::string shader = std::string("matmul_int8_") + type_suffix(w.dtype) + sg;
-  const int64_t per = window_rows(c, w);
-  for (int64_t n0 = 0; n0 < N; n0 += per) {
-    const int64_t cnt = std::min(per, N - n0);
-    G12_ASSIGN_OR_RETURN(Bound bw, bind(c, w.slice(0, n0, cnt)));
-    MatmulInt8Push p{};
-    p.w = bw.rows;
-    p.dst = bd.rows;
-    p.M = static_cast<uint32_t>(M);
-    p.N = static_cast<uint32_t>(cnt);
-    p.K = static_cast<uint32_t>(K);
-    p.n0 = static_cast<uint32_t>(n0);
-    p.has_bias = bias.valid() ? 1u : 0u;
-    p.bias_base = bb.rows.base;
-    p.q_base = q.q_base;
-    p.d_base = q.d_base;
-    p.s_base = q.s_base;
-    G12_RETURN_IF_ERROR(run(s, shader.c_str(), p, {scratch, bw.binding, bd.binding, bb.binding}, cnt,
-                            static_cast<uint32_t>((M + 7) / 8)));
-  }
-  return OkStatus();
+  MatmulInt8Push p{};
+  p.q_base = q.q_base;
+  p.d_base = q.d_base;
+  p.s_base = q.s_base;
+  return matmul_windows(s, op, shader.c_str(), p, scratch, bd, bb);
 }
 
 Status matmul(VulkanStream& s, const Op& op) {
@@ -172,24 +181,9 @@ Status matmul(VulkanStream& s, const Op& op) {
   if (int8) return matmul_int8(s, op, bx, bd, bb, sg);
   const bool fp16 = !c.exact && c.fp16 && w.dtype == DType::kF16;
   const std::string shader = std::string("matmul_") + type_suffix(w.dtype) + (fp16 ? "_fp16" : "") + sg;
-  const int64_t per = window_rows(c, w);
-  for (int64_t n0 = 0; n0 < N; n0 += per) {
-    const int64_t cnt = std::min(per, N - n0);
-    G12_ASSIGN_OR_RETURN(Bound bw, bind(c, w.slice(0, n0, cnt)));
-    MatmulPush p{};
-    p.x = bx.rows;
-    p.w = bw.rows;
-    p.dst = bd.rows;
-    p.M = static_cast<uint32_t>(M);
-    p.N = static_cast<uint32_t>(cnt);
-    p.K = static_cast<uint32_t>(K);
-    p.n0 = static_cast<uint32_t>(n0);
-    p.has_bias = bias.valid() ? 1u : 0u;
-    p.bias_base = bb.rows.base;
-    G12_RETURN_IF_ERROR(run(s, shader.c_str(), p, {bx.binding, bw.binding, bd.binding, bb.binding}, cnt,
-                            static_cast<uint32_t>(mtiles)));
-  }
-  return OkStatus();
+  MatmulPush p{};
+  p.x = bx.rows;
+  return matmul_windows(s, op, shader.c_str(), p, bx.binding, bd, bb);
 }
 
 // get_rows (ids given) and dequantize / copy-to-f32 (ids == nullptr: row t of the table).
