@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,20 @@ int64_t HostTensor::numel() const {
   for (int64_t d : shape) n *= d;
   return n;
 }
+
+double rms(const std::vector<float>& v) {
+  double s = 0.0;
+  for (float e : v) s += static_cast<double>(e) * e;
+  return v.empty() ? 0.0 : std::sqrt(s / static_cast<double>(v.size()));
+}
+
+double max_abs(const std::vector<float>& v) {
+  double m = 0.0;
+  for (float e : v) m = std::max(m, std::fabs(static_cast<double>(e)));
+  return m;
+}
+
+std::string dname(DType t) { return std::string(dtype_name(t)); }
 
 std::vector<float> random_f32(std::mt19937& rng, int64_t n, float lo, float hi) {
   std::uniform_real_distribution<float> dist(lo, hi);

@@ -32,6 +32,9 @@ struct HostTensor {
 };
 
 std::vector<float> random_f32(std::mt19937& rng, int64_t n, float lo, float hi);
+double rms(const std::vector<float>& v);      // 0 for an empty vector
+double max_abs(const std::vector<float>& v);
+std::string dname(DType t);                   // dtype_name as a string
 HostTensor f32_tensor(std::vector<int64_t> shape, const std::vector<float>& values);
 HostTensor i32_tensor(std::vector<int64_t> shape, const std::vector<int32_t>& values);
 // Quantizes/converts f32 values row by row into dtype (any dtype but i32).

@@ -6,17 +6,16 @@
 //
 // Tolerances: the CPU and Vulkan backends use the same (de)quantization rules as the reference
 // (core/quant; the Vulkan shaders reproduce them bit for bit), so the only differences are f32
-// vs double arithmetic, and the same bounds hold for both. Vulkan matmuls with quantized weights
-// keep f32 activations, so they are checked like the CPU's exact path. With u = 2^-24:
+// vs double arithmetic, and the same bounds hold for both. The two deliberate departures, int8
+// activations for quantized weights (CPU default; Vulkan with integer dot products) and f16
+// arithmetic for f16 weights (Vulkan), have their own bounds in run_matmul. With u = 2^-24:
 //  - single IEEE operations (add, mul, scale, get_rows' scaling, copies) must match bit for bit;
 //  - matmul: a K-term f32 dot product has error ≲ c·√K·u·Σ|x_k·w_k| (blocked/pairwise summation,
 //    random rounding); we allow 4·√K·u·Σ|x_k w_k| per element (≈ 50× the typical error, ≪ the
 //    change from one missing or wrong term);
 //  - row ops (norms, rope, softcap, geglu, softmax): a handful of roundings per element, so 1e-5
 //    relative to the element plus 1e-5 of the tensor's rms (for elements near zero);
-//  - attention: score errors (√D·u·Σ|q k|·scale) become relative errors of the softmax weights,
-//    plus O(S·u) from the f32 denominator; times max|v| since the output is a convex combination
-//    of v rows.
+//  - attention: see test_op_attention.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -36,20 +35,6 @@ namespace gemma12b {
 namespace {
 
 using namespace optest;
-
-double rms(const std::vector<float>& v) {
-  double s = 0.0;
-  for (float e : v) s += static_cast<double>(e) * e;
-  return v.empty() ? 0.0 : std::sqrt(s / static_cast<double>(v.size()));
-}
-
-double max_abs(const std::vector<float>& v) {
-  double m = 0.0;
-  for (float e : v) m = std::max(m, std::fabs(static_cast<double>(e)));
-  return m;
-}
-
-std::string dname(DType t) { return std::string(dtype_name(t)); }
 
 // ================================================================================================
 // matmul
@@ -364,260 +349,6 @@ TEST_CASE("op: rope, full and partial rotation, frequency factors, large positio
       }
     }
     CHECK_MESSAGE(passthrough_ok, what, ": reference changed a dim that must pass through");
-  }
-}
-
-// ================================================================================================
-// attention
-// ================================================================================================
-
-struct AttnCase {
-  int64_t T, S, Hq, Hkv, D, Dv;
-  DType kv;
-  int32_t window;
-  bool blocks;
-  float scale;
-  uint32_t seed;
-};
-
-struct AttnInputs {
-  std::vector<float> q;
-  HostTensor k, v;
-  std::vector<int32_t> qpos, kpos, qblock, kblock;
-};
-
-AttnInputs make_attention_inputs(const AttnCase& c) {
-  std::mt19937 rng(c.seed);
-  AttnInputs in;
-  in.q = random_f32(rng, c.T * c.Hq * c.D, -1.0f, 1.0f);
-  in.k = typed_tensor(c.kv, {c.S, c.Hkv, c.D}, random_f32(rng, c.S * c.Hkv * c.D, -1.0f, 1.0f));
-  in.v = typed_tensor(c.kv, {c.S, c.Hkv, c.Dv}, random_f32(rng, c.S * c.Hkv * c.Dv, -1.0f, 1.0f));
-  // Queries are the newest T positions up to qmax; the cache holds S slots in shuffled (ring-like)
-  // order: two future positions (qmax+1, qmax+2), the S-2 most recent ones, and some empty slots.
-  const int32_t qmax = std::max<int32_t>(70, static_cast<int32_t>(c.S) + 10);  // every slot can hold a position
-  for (int64_t t = 0; t < c.T; ++t) in.qpos.push_back(qmax - static_cast<int32_t>(c.T) + 1 + static_cast<int32_t>(t));
-  in.kpos = {qmax + 1, qmax + 2};
-  for (int64_t s = 0; static_cast<int64_t>(in.kpos.size()) < c.S; ++s) in.kpos.push_back(qmax - static_cast<int32_t>(s));
-  std::shuffle(in.kpos.begin(), in.kpos.end(), rng);
-  for (int64_t s = 0; s < c.S; ++s) {
-    if (in.kpos[s] != qmax && rng() % 6 == 0) in.kpos[s] = -1;
-  }
-  if (c.blocks) {
-    // Block 7 spans positions [qmax-2, qmax+1]: queries in it see keys of the block at later
-    // positions. Block 3 is every even position below qmax-2; query 0 (if T > 1) belongs to it.
-    for (int64_t t = 0; t < c.T; ++t) {
-      in.qblock.push_back(in.qpos[t] >= qmax - 2 ? 7 : (t == 0 ? 3 : -1));
-    }
-    for (int32_t p : in.kpos) {
-      const bool in7 = p >= qmax - 2 && p <= qmax + 1;
-      in.kblock.push_back(in7 ? 7 : (p >= 0 && p % 2 == 0 ? 3 : -1));
-    }
-  }
-  return in;
-}
-
-Outcome run_attention(Env& env, const AttnCase& c, const AttnInputs& in) {
-  ops::AttentionArgs a;
-  a.q = env.upload(f32_tensor({c.T, c.Hq, c.D}, in.q));
-  a.k = env.upload(in.k);
-  a.v = env.upload(in.v);
-  a.qpos = env.upload(i32_tensor({c.T}, in.qpos));
-  a.kpos = env.upload(i32_tensor({c.S}, in.kpos));
-  if (!in.qblock.empty()) {
-    a.qblock = env.upload(i32_tensor({c.T}, in.qblock));
-    a.kblock = env.upload(i32_tensor({c.S}, in.kblock));
-  }
-  a.scale = c.scale;
-  a.window = c.window;
-  const TensorView dv = env.alloc(DType::kF32, {c.T, c.Hq, c.Dv});
-  return env.finish(ops::attention(env.stream(), dv, a), dv);
-}
-
-// Tolerance per the header comment: max|v|·(8·√D·u·max Σ|q_i k_i|·|scale| + 16·S·u).
-double attention_tol(const AttnCase& c, const AttnInputs& in) {
-  const std::vector<float> k = to_f32(in.k), v = to_f32(in.v);
-  double dot_abs = 0.0;
-  for (int64_t t = 0; t < c.T; ++t) {
-    for (int64_t h = 0; h < c.Hq; ++h) {
-      const int64_t hk = h / (c.Hq / c.Hkv);
-      for (int64_t s = 0; s < c.S; ++s) {
-        double d = 0.0;
-        for (int64_t i = 0; i < c.D; ++i) {
-          d += std::fabs(static_cast<double>(in.q[(t * c.Hq + h) * c.D + i]) * k[(s * c.Hkv + hk) * c.D + i]);
-        }
-        dot_abs = std::max(dot_abs, d * std::fabs(c.scale));
-      }
-    }
-  }
-  return max_abs(v) * (8.0 * std::sqrt(static_cast<double>(c.D)) * kU * dot_abs +
-                       16.0 * static_cast<double>(c.S) * kU);
-}
-
-std::string attn_name(const AttnCase& c) {
-  return absl::StrFormat("attention T=%d S=%d Hq=%d Hkv=%d D=%d Dv=%d kv=%s window=%d blocks=%d "
-                         "scale=%g",
-                         c.T, c.S, c.Hq, c.Hkv, c.D, c.Dv, dname(c.kv), c.window, c.blocks, c.scale);
-}
-
-// Mask kinds met by the grid, to prove it exercises every clause of the visibility rule.
-struct MaskCoverage {
-  int64_t empty_slot = 0, future_hidden = 0, window_hidden = 0, future_in_block = 0, visible = 0;
-  int64_t no_visible_query = 0;
-};
-
-// The visibility rule of op.h, written independently of both backends.
-bool visible(const AttnCase& c, const AttnInputs& in, int64_t t, int64_t s, MaskCoverage* cov) {
-  const int32_t kp = in.kpos[s], qp = in.qpos[t];
-  const bool in_block = !in.qblock.empty() && in.qblock[t] >= 0 && in.qblock[t] == in.kblock[s];
-  bool vis = true;
-  if (kp < 0) {
-    vis = false;
-    if (cov) ++cov->empty_slot;
-  } else if (kp > qp && !in_block) {
-    vis = false;
-    if (cov) ++cov->future_hidden;
-  } else if (c.window > 0 && qp - kp >= c.window) {
-    vis = false;
-    if (cov) ++cov->window_hidden;
-  }
-  if (cov && vis) {
-    ++cov->visible;
-    if (kp > qp) ++cov->future_in_block;
-  }
-  return vis;
-}
-
-// A direct double-precision evaluation of the contract, to check the oracle itself.
-std::vector<double> naive_attention(const AttnCase& c, const AttnInputs& in, MaskCoverage* cov) {
-  const std::vector<float> k = to_f32(in.k), v = to_f32(in.v);
-  std::vector<double> out(c.T * c.Hq * c.Dv, 0.0);
-  for (int64_t t = 0; t < c.T; ++t) {
-    int64_t n_vis = 0;
-    for (int64_t s = 0; s < c.S; ++s) n_vis += visible(c, in, t, s, cov);
-    if (cov && n_vis == 0) ++cov->no_visible_query;
-    for (int64_t h = 0; h < c.Hq; ++h) {
-      const int64_t hk = h / (c.Hq / c.Hkv);
-      std::vector<double> sc(c.S, -INFINITY);
-      double mx = -INFINITY;
-      for (int64_t s = 0; s < c.S; ++s) {
-        if (!visible(c, in, t, s, nullptr)) continue;
-        double d = 0.0;
-        for (int64_t i = 0; i < c.D; ++i) d += static_cast<double>(in.q[(t * c.Hq + h) * c.D + i]) * k[(s * c.Hkv + hk) * c.D + i];
-        sc[s] = d * c.scale;
-        mx = std::max(mx, sc[s]);
-      }
-      if (mx == -INFINITY) continue;
-      double den = 0.0;
-      std::vector<double> acc(c.Dv, 0.0);
-      for (int64_t s = 0; s < c.S; ++s) {
-        if (sc[s] == -INFINITY) continue;
-        const double p = std::exp(sc[s] - mx);
-        den += p;
-        for (int64_t i = 0; i < c.Dv; ++i) acc[i] += p * v[(s * c.Hkv + hk) * c.Dv + i];
-      }
-      for (int64_t i = 0; i < c.Dv; ++i) out[(t * c.Hq + h) * c.Dv + i] = acc[i] / den;
-    }
-  }
-  return out;
-}
-
-void check_attention(const AttnCase& c, MaskCoverage* cov = nullptr) {
-  const AttnInputs in = make_attention_inputs(c);
-  const double tol = attention_tol(c, in);
-  const std::vector<float> ref =
-      expect_close(attn_name(c), [&](Env& env) { return run_attention(env, c, in); },
-                   [tol](size_t, double r) { return tol + 4.0 * kU * std::fabs(r); });
-  const std::vector<double> naive = naive_attention(c, in, cov);
-  double worst = 0.0;
-  for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(ref[i] - naive[i]));
-  CHECK_MESSAGE(worst <= 1e-6, attn_name(c), ": reference differs from the op.h rule by ", worst);
-}
-
-TEST_CASE("op: attention grid (GQA/MQA/MHA, k/v dtypes, masks, windows, blocks)") {
-  uint32_t seed = 500;
-  MaskCoverage cov;
-  for (DType kv : {DType::kF32, DType::kF16, DType::kQ8_0}) {
-    for (int64_t D : {64, 128}) {
-      for (auto [Hq, Hkv] : {std::pair<int64_t, int64_t>{4, 2}, {4, 1}, {4, 4}}) {
-        for (int64_t T : {1, 5}) {
-          for (int64_t S : {7, 40}) {
-            for (int32_t window : {0, 16}) {
-              for (bool blocks : {false, true}) {
-                const float scale = (seed % 3 == 0) ? 1.0f : 1.0f / std::sqrt(static_cast<float>(D));
-                check_attention({T, S, Hq, Hkv, D, D, kv, window, blocks, scale, seed++}, &cov);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  CHECK(cov.empty_slot > 0);
-  CHECK(cov.future_hidden > 0);
-  CHECK(cov.window_hidden > 0);
-  CHECK(cov.future_in_block > 0);
-}
-
-TEST_CASE("op: attention at the 12B's head shapes over long caches (key blocks, split keys)") {
-  // One query row (decode) and four (verify) over 700 / 1500 keys: the CPU backend splits the keys
-  // across threads and processes them in blocks of 64 with an online softmax; sliding layers
-  // (8 KV heads, D 256, window 1024) and full layers (1 KV head shared by 16, D 512).
-  uint32_t seed = 900;
-  for (DType kv : {DType::kF16, DType::kF32}) {
-    for (int64_t T : {1, 4}) {
-      check_attention({T, 700, 16, 8, 256, 256, kv, 1024, false, 1.0f, seed++});
-      check_attention({T, 1500, 16, 1, 512, 512, kv, 0, false, 1.0f, seed++});
-      check_attention({T, 1500, 16, 8, 256, 256, kv, 1024, true, 1.0f, seed++});
-    }
-  }
-}
-
-TEST_CASE("op: attention with Dv != D and a longer cache") {
-  check_attention({3, 40, 4, 2, 128, 64, DType::kF32, 0, false, 0.0883883f, 601});
-  check_attention({5, 40, 8, 2, 64, 128, DType::kQ8_0, 16, true, 0.125f, 602});
-  check_attention({2, 300, 4, 1, 64, 64, DType::kF16, 0, false, 1.0f, 603});
-  // Head groups the vector kernels split into tiles of 4/2/1 (scores) and 8/2/1 (accumulators)
-  // heads, with dims that are not a multiple of 16 (masked tails) and key blocks whose length is
-  // not a multiple of the 4- or 8-key score tiles.
-  check_attention({3, 83, 6, 2, 72, 40, DType::kF16, 0, false, 0.11f, 604});     // G = 3
-  check_attention({2, 130, 10, 1, 40, 88, DType::kF32, 50, false, 0.15f, 605});  // G = 10
-  check_attention({4, 71, 11, 1, 96, 64, DType::kQ8_0, 0, true, 0.2f, 606});     // G = 11
-}
-
-TEST_CASE("op: attention query with no visible key gives zeros") {
-  // Query 0 at position 10 sees only empty slots and keys in its future; query 1 (position 100,
-  // window 16) sees nothing within its window either except slot 3 (position 90); query 2 at
-  // position 200 sees nothing inside its window; query 3 at position 5 (blocks) sees key 4 (block
-  // 9, position 60) only.
-  const AttnCase c{4, 6, 4, 2, 64, 64, DType::kF32, 16, true, 0.125f, 700};
-  AttnInputs in = make_attention_inputs(c);
-  in.qpos = {10, 100, 200, 5};
-  in.kpos = {-1, 11, 50, 90, 60, -1};
-  in.qblock = {-1, -1, -1, 9};
-  in.kblock = {-1, 2, -1, -1, 9, 9};
-  const double tol = attention_tol(c, in);
-  const std::vector<float> ref =
-      expect_close("attention with empty queries", [&](Env& env) { return run_attention(env, c, in); },
-                   [tol](size_t, double r) { return tol + 4.0 * kU * std::fabs(r); });
-  const int64_t row = c.Hq * c.Dv;
-  auto all_zero = [&](int64_t t) {
-    return std::all_of(ref.begin() + t * row, ref.begin() + (t + 1) * row, [](float e) { return e == 0.0f; });
-  };
-  CHECK(all_zero(0));
-  CHECK_FALSE(all_zero(1));
-  CHECK(all_zero(2));
-  CHECK_FALSE(all_zero(3));
-  // Every backend's results for the empty queries must be exact zeros, not NaN or garbage.
-  const std::vector<Outcome> outs = run_all("attention empty queries (exact zeros)",
-                                            [&](Env& env) { return run_attention(env, c, in); });
-  for (size_t k = 0; k < outs.size(); ++k) {
-    REQUIRE(outs[k].status.ok());
-    const std::vector<float> got = bytes_to_f32(outs[k].bytes);
-    for (int64_t t : {0, 2}) {
-      CHECK_MESSAGE(std::all_of(got.begin() + t * row, got.begin() + (t + 1) * row,
-                                [](float e) { return e == 0.0f; }),
-                    targets()[k].name, ": query ", t, " must be all zeros");
-    }
   }
 }
 
