@@ -328,13 +328,24 @@ Status attention(const Op& op, const Context& ctx) {
     thread_local std::vector<float> qbuf, sc, kt, vt, acc_local, ml_local;
     qbuf.resize(G * D);
     sc.resize(G * kKeyBlock);
-    // q8_0 keys/values are dequantized per block into kt / vt (f32 and f16 rows are read in place).
-    const bool k_direct = k.dtype == DType::kF32 || k.dtype == DType::kF16;
-    const bool v_direct = v.dtype == DType::kF32 || v.dtype == DType::kF16;
-    if (!k_direct) kt.resize(kKeyBlock * D);
-    if (!v_direct) vt.resize(kKeyBlock * Dv);
     int32_t idx[kKeyBlock];
     const void* rows[kKeyBlock];
+    // rows[j] = row idx[j] of KV head hk of t (K or V): f32 and f16 rows in place, q8_0 rows
+    // dequantized into tmp.
+    auto gather = [&](const TensorView& t, int n, int64_t hk, std::vector<float>& tmp) {
+      const bool direct = t.dtype == DType::kF32 || t.dtype == DType::kF16;
+      const int64_t w = t.row_len();
+      if (!direct) tmp.resize(kKeyBlock * w);
+      for (int j = 0; j < n; ++j) {
+        const int64_t r = idx[j] * Hkv + hk;
+        if (direct) {
+          rows[j] = t.host_row(r);
+        } else {
+          dequantize_row(t.dtype, t.host_row(r), &tmp[j * w], w);
+          rows[j] = &tmp[j * w];
+        }
+      }
+    };
     for (int64_t it = b; it < e; ++it) {
       const int64_t item = it / chunks, c = it % chunks;
       const int64_t t = item / Hkv, hk = item % Hkv;
@@ -368,15 +379,7 @@ Status attention(const Op& op, const Context& ctx) {
         }
         if (n == 0) continue;
         // Scores sc[g][j] of the visible keys.
-        for (int j = 0; j < n; ++j) {
-          const int64_t r = idx[j] * Hkv + hk;
-          if (k_direct) {
-            rows[j] = k.host_row(r);
-          } else {
-            dequantize_row(k.dtype, k.host_row(r), &kt[j * D], D);
-            rows[j] = &kt[j * D];
-          }
-        }
+        gather(k, n, hk, kt);
         kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, k.dtype == DType::kF16, sc.data(),
                     static_cast<int>(kKeyBlock));
         // Online softmax: raise each head's running max, rescale its sums, exponentiate.
@@ -392,15 +395,7 @@ Status attention(const Op& op, const Context& ctx) {
           }
           out.l[g] += kn.exp_sum(sg, n, mx);
         }
-        for (int j = 0; j < n; ++j) {
-          const int64_t r = idx[j] * Hkv + hk;
-          if (v_direct) {
-            rows[j] = v.host_row(r);
-          } else {
-            dequantize_row(v.dtype, v.host_row(r), &vt[j * Dv], Dv);
-            rows[j] = &vt[j * Dv];
-          }
-        }
+        gather(v, n, hk, vt);
         kn.attn_axpy(out.acc, static_cast<int>(G), Dv, sc.data(), static_cast<int>(kKeyBlock), rows, n,
                      v.dtype == DType::kF16);
       }
