@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -216,10 +217,19 @@ std::vector<char> slurp(const std::string& path) {
   return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// A temporary directory removed (with its contents) when the process exits.
+struct TempDir {
+  std::string path;
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 // Writes hf-tiny-gemma4 with its F32 matrices converted to F16 (round to nearest even) into a
 // fresh temporary directory, once per process; returns the directory.
 const std::string& f16_model_dir() {
-  static const std::string dir = [] {
+  static const TempDir dir{[] {
     char tmpl[] = "/tmp/gemma12b-f16-model-XXXXXX";
     REQUIRE(mkdtemp(tmpl) != nullptr);
     const std::string out(tmpl);
@@ -269,8 +279,8 @@ const std::string& f16_model_dir() {
     o.write(out_data.data(), static_cast<std::streamsize>(out_data.size()));
     REQUIRE(o.good());
     return out;
-  }();
-  return dir;
+  }()};
+  return dir.path;
 }
 
 Run run_f16_model(Device& dev, const GoldenCase& gc) {
