@@ -32,6 +32,12 @@ void QActs::resize(int64_t M, int64_t K) {
     ns4_.resize(n / 4);
     ns16_.resize(n / 16);
     ds_.resize(n / 32);
+    qn_.resize(n);
+  }
+  const size_t lanes = static_cast<size_t>(M * 16 * ((K + 127) / 128));
+  if (dln_.size() < lanes) {
+    dln_.resize(lanes);
+    nsn_.resize(lanes);
   }
 }
 
@@ -58,11 +64,40 @@ void QActs::quantize_row(int64_t m, const float* xr) {
       ns16[2 * b + 1] = ns4[8 * b + 4] + ns4[8 * b + 5] + ns4[8 * b + 6] + ns4[8 * b + 7];
     }
   }
+  // Nibble order, group by group (see QRow::qn).
+  const int8_t* q = q_.data() + m * K_;
+  const float* dl = dl_.data() + m * K_ / 4;
+  const int64_t lanes = 16 * ((K_ + 127) / 128);
+  int8_t* qn = qn_.data() + m * K_;
+  float* dln = dln_.data() + m * lanes;
+  int32_t* nsn = nsn_.data() + m * lanes;
+  for (int64_t base = 0, g = 0; base < K_; base += 128, ++g) {
+    const int nbk = static_cast<int>(std::min<int64_t>(4, (K_ - base) / 32));
+    for (int l = 0; l < 16; ++l) {
+      dln[16 * g + l] = 0.0f;
+      nsn[16 * g + l] = 0;
+    }
+    for (int b = 0; b < nbk; ++b) {
+      const int8_t* qb = q + base + 32 * b;
+      for (int i = 0; i < 16; ++i) {
+        qn[base + 16 * b + i] = qb[i];
+        qn[base + 16 * nbk + 16 * b + i] = qb[16 + i];
+      }
+      for (int j = 0; j < 4; ++j) {
+        int32_t s = 0;
+        for (int t = 0; t < 4; ++t) s += qb[4 * j + t] + qb[16 + 4 * j + t];
+        nsn[16 * g + 4 * b + j] = -s;
+        dln[16 * g + 4 * b + j] = dl[(base + 32 * b) / 4];
+      }
+    }
+  }
 }
 
 QRow QActs::row(int64_t m) const {
-  return QRow{q_.data() + m * K_, dl_.data() + m * K_ / 4, ns4_.data() + m * K_ / 4, ds_.data() + m * K_ / 32,
-              ns16_.data() + m * K_ / 16};
+  const int64_t lanes = 16 * ((K_ + 127) / 128);
+  return QRow{q_.data() + m * K_,          dl_.data() + m * K_ / 4,  ns4_.data() + m * K_ / 4,
+              ds_.data() + m * K_ / 32,    ns16_.data() + m * K_ / 16, qn_.data() + m * K_,
+              dln_.data() + m * lanes,     nsn_.data() + m * lanes};
 }
 
 void q4_k_scales(const void* block, float* dsc, float* dmn) {

@@ -26,6 +26,13 @@ struct QRow {
   const int32_t* ns4;  // [K/4]  −Σ q over each 4-element lane
   const float* ds;     // [K/32] dx · Σ q over each 32-block (for q4_k's min term)
   const int32_t* ns16; // [K/16] −Σ q over each 16 elements (the GEMM kernel's offset term)
+  // The same q in q4_0's nibble order, for kernels that read four q4_0 blocks (128 weights) at
+  // once: per group of 4 blocks (2 for a last group of 64), first the low halves (elements
+  // 0-15) of each block, then the high halves (16-31), so that the low and the high nibbles of
+  // the blocks' 64 packed bytes meet their activations in place. Per group 16 lanes of 4 bytes:
+  const int8_t* qn;    // [K]          q, nibble order
+  const float* dln;    // [16·ceil(K/128)] dx of lane l's block (l / 4); 0 past a short group
+  const int32_t* nsn;  // [16·ceil(K/128)] −Σ q over lane l of both halves (8 values); 0 likewise
 };
 
 // Activations for M rows, quantized once per matmul and read by every thread.
@@ -42,8 +49,9 @@ class QActs {
  private:
   int64_t M_ = 0, K_ = 0;
   std::vector<int8_t> q_;
-  std::vector<float> dl_, ds_;
-  std::vector<int32_t> ns4_, ns16_;
+  std::vector<int8_t> qn_;
+  std::vector<float> dl_, ds_, dln_;
+  std::vector<int32_t> ns4_, ns16_, nsn_;
 };
 
 // The scale dx = max|x| / 127 and q = round-to-nearest-even(x · (1/dx)) (0 for an all-zero

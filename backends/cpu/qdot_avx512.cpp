@@ -189,6 +189,95 @@ void rowdot(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64
   with_rows(R, [&](auto rc) { rows_r<T, rc.value>(w, ldw, n, x, K, out, ldo); });
 }
 
+// ---- q4_0 rows, four blocks (128 weights) per step ----
+//
+// The 64 packed bytes of four consecutive blocks, read in place (18-byte blocks: 2 bytes of f16
+// scale, 16 of nibbles), give two vectors of 64 unsigned weights: the low nibbles (each block's
+// elements 0-15) and the high nibbles (16-31). Against the activations in nibble order
+// (QRow::qn) both vectors' 4-byte lane l belongs to block l / 4, so they share one vector of lane
+// scales and accumulate into one integer dot; the four f16 scales come out of one load with a
+// word permute. Per 128 weights: ~10 instructions for the weights, 5 per activation row (the
+// generic tile above needs about twice that).
+constexpr int kQ4Group = 4 * static_cast<int>(sizeof(BlockQ4_0));  // 72 bytes
+
+// Word w of the 64 bytes at a group's start holds block w / 9's scale for w = 0, 9, 18, 27.
+inline __m512i q4_scale_index() {
+  return _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 27, 27, 27, 18, 18, 18, 18, 9, 9, 9,
+                          9, 0, 0, 0, 0);
+}
+
+// The weights of nbk (4 or 2) blocks at g: the packed bytes v (zero past nbk blocks) and the 16
+// lane scales (0 past nbk blocks: the short group's loads are masked, nothing past it is read).
+template <int NBK>
+inline void q4_group(const uint8_t* g, const __m512i sidx, __m512i& v, __m512& ws) {
+  const BlockQ4_0* b = reinterpret_cast<const BlockQ4_0*>(g);
+  if constexpr (NBK == 4) {
+    v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b[0].qs)));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[1].qs)), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[2].qs)), 2);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[3].qs)), 3);
+    const __m512i sc = _mm512_permutexvar_epi16(sidx, _mm512_loadu_si512(g));
+    ws = _mm512_cvtph_ps(_mm512_castsi512_si256(sc));
+  } else {
+    v = _mm512_zextsi256_si512(_mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b[1].qs)),
+                                                _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[0].qs))));
+    const __m512i raw = _mm512_maskz_loadu_epi16((1u << 18) - 1, g);  // the 2 blocks' 36 bytes
+    ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(sidx, raw)));
+  }
+}
+
+template <int NR, int R>
+inline void tile_q4n(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, float* out, size_t ldo) {
+  __m512 acc[NR][R];
+  for (int i = 0; i < NR; ++i) {
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
+  }
+  const __m512i sidx = q4_scale_index(), low = _mm512_set1_epi8(0x0F);
+  auto step = [&](auto nbk_c, int64_t g) {
+    constexpr int NBK = decltype(nbk_c)::value;
+    constexpr __mmask64 kHalf = NBK == 4 ? ~__mmask64{0} : __mmask64{0xFFFFFFFFu};
+    const int64_t e = 128 * g;  // first element of the group
+    __m512i qlo[R], qhi[R], init[R];
+    __m512 dl[R];
+    for (int r = 0; r < R; ++r) {
+      qlo[r] = _mm512_maskz_loadu_epi8(kHalf, x[r].qn + e);
+      qhi[r] = _mm512_maskz_loadu_epi8(kHalf, x[r].qn + e + 16 * NBK);
+      init[r] = _mm512_slli_epi32(_mm512_loadu_si512(x[r].nsn + 16 * g), 3);  // −8·Σq: the q4_0 offset
+      dl[r] = _mm512_loadu_ps(x[r].dln + 16 * g);
+    }
+    for (int i = 0; i < NR; ++i) {
+      const uint8_t* gp = w + i * ldw + g * kQ4Group;
+      _mm_prefetch(reinterpret_cast<const char*>(gp) + kPrefetch, _MM_HINT_T0);
+      __m512i v;
+      __m512 ws;
+      q4_group<NBK>(gp, sidx, v, ws);
+      const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+      for (int r = 0; r < R; ++r) {
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init[r], lo, qlo[r]), hi, qhi[r]);
+        acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws, dl[r]), acc[i][r]);
+      }
+    }
+  };
+  const int64_t full = K / 128;
+  for (int64_t g = 0; g < full; ++g) step(std::integral_constant<int, 4>{}, g);
+  if (K % 128 != 0) step(std::integral_constant<int, 2>{}, full);  // K % 64 == 0: two blocks left
+  for (int i = 0; i < NR; ++i) {
+    for (int r = 0; r < R; ++r) out[r * ldo + i] = hsum512(acc[i][r]);
+  }
+}
+
+template <int R>
+void rows_q4n(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int64_t K, float* out, size_t ldo) {
+  int64_t j = 0;
+  for (; j + kNR <= n; j += kNR) tile_q4n<kNR, R>(w + j * ldw, ldw, x, K, out + j, ldo);
+  for (; j < n; ++j) tile_q4n<1, R>(w + j * ldw, ldw, x, K, out + j, ldo);
+}
+
+void rowdot_q4_0(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out,
+                 size_t ldo) {
+  with_rows(R, [&](auto rc) { rows_q4n<rc.value>(w, ldw, n, x, K, out, ldo); });
+}
+
 // ---- prefill: 16 weight rows repacked side by side, activation bytes broadcast ----
 //
 // Packed tile (gemm_scratch_bytes): for each 32-block b, u[b][g][j][4] = the 4 unsigned weight
@@ -461,7 +550,7 @@ float exp_sum(float* x, int64_t n, float m) {
 }  // namespace
 
 const Kernels& kernels_avx512() {
-  static const Kernels k{Isa::kAvx512,     &rowdot<Q4_0>,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
+  static const Kernels k{Isa::kAvx512,     &rowdot_q4_0,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
                          &rowdot<Q6_K>,    &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
                          &attn_dot,        &attn_axpy,         &exp_sum,
                          &gemm<Q4_0>,      &gemm<Q8_0>,        &gemm<Q4_K>,        &gemm<Q6_K>};

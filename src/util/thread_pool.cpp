@@ -31,12 +31,17 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-static void run_chunk(const std::function<void(int64_t, int64_t, int)>& fn, int64_t n, int index,
-                      int n_threads) {
-  const int64_t chunk = (n + n_threads - 1) / n_threads;
-  const int64_t begin = std::min<int64_t>(n, chunk * index);
-  const int64_t end = std::min<int64_t>(n, begin + chunk);
-  if (begin < end) fn(begin, end, index);
+// Chunks per thread: a thread that finishes early (another process took a core, or its rows were
+// cheaper) takes more chunks instead of spinning until the slowest thread is done.
+constexpr int64_t kChunksPerThread = 4;
+
+void ThreadPool::run_chunks(const std::function<void(int64_t, int64_t, int)>& fn, int64_t n, int index) {
+  const int64_t chunk = std::max<int64_t>(1, (n + kChunksPerThread * n_threads_ - 1) / (kChunksPerThread * n_threads_));
+  for (;;) {
+    const int64_t begin = next_.fetch_add(chunk, std::memory_order_relaxed);
+    if (begin >= n) return;
+    fn(begin, std::min(n, begin + chunk), index);
+  }
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
@@ -50,10 +55,11 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     job_ = &fn;
     job_n_ = n;
     pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    next_.store(0, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
-  run_chunk(fn, n, 0, n_threads_);
+  run_chunks(fn, n, 0);
   for (int i = 0; i < kSpin && pending_.load(std::memory_order_acquire) != 0; ++i) G12_PAUSE();
   if (pending_.load(std::memory_order_acquire) != 0) {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -76,7 +82,7 @@ void ThreadPool::worker_loop(int index) {
       job = job_;
       n = job_n_;
     }
-    run_chunk(*job, n, index, n_threads_);
+    run_chunks(*job, n, index);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_cv_.notify_one();

@@ -1,6 +1,7 @@
 // A fixed pool of worker threads for data-parallel kernels: `parallel_for(n, fn)` splits [0, n)
-// into contiguous chunks, runs them on the workers plus the calling thread, and returns when all
-// are done. Threads are created once; no per-call thread creation or allocation. A decode step is
+// into contiguous chunks (a few per thread, taken in order from a shared counter, so a thread
+// that falls behind does fewer), runs them on the workers plus the calling thread, and returns
+// when all are done. Threads are created once; no per-call thread creation or allocation. A decode step is
 // ~1000 short calls, so both sides spin briefly (kSpin) before sleeping on a condition variable:
 // a wake-up through the kernel costs tens of microseconds.
 #pragma once
@@ -25,12 +26,14 @@ class ThreadPool {
 
   int n_threads() const { return n_threads_; }
 
-  // fn(begin, end, thread_index) is called for disjoint chunks covering [0, n).
+  // fn(begin, end, thread_index) is called for disjoint chunks covering [0, n), possibly several
+  // times per thread; thread_index < n_threads() names the calling thread (for per-thread scratch).
   // Not reentrant: a kernel must not call parallel_for from inside fn.
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
 
  private:
   void worker_loop(int index);
+  void run_chunks(const std::function<void(int64_t, int64_t, int)>& fn, int64_t n, int index);
 
   int n_threads_;
   std::vector<std::thread> workers_;
@@ -41,6 +44,7 @@ class ThreadPool {
   int64_t job_n_ = 0;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
+  std::atomic<int64_t> next_{0};  // the first index not yet taken in the current job
   bool stop_ = false;
 };
 
