@@ -497,9 +497,35 @@ Status copy(const Op& op, ThreadPool& pool) {
   return OkStatus();
 }
 
-float gelu_tanh(float z) {
-  constexpr float kC = 0.7978845608028654f;  // sqrt(2/pi)
-  return 0.5f * z * (1.0f + std::tanh(kC * (z + 0.044715f * z * z * z)));
+// Element ops row by row in pieces of kPiece values, so that one long row (a decode step's
+// 15,360 FFN values or 262,144 logits) is shared by all threads: fn(r, begin, end).
+constexpr int64_t kPiece = 4096;
+
+template <typename F>
+void for_pieces(ThreadPool& pool, int64_t rows, int64_t D, F fn) {
+  const int64_t per_row = (D + kPiece - 1) / kPiece;
+  pool.parallel_for(rows * per_row, [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t r = t / per_row, i0 = (t % per_row) * kPiece;
+      fn(r, i0, std::min(D, i0 + kPiece));
+    }
+  });
+}
+
+Status geglu(const Op& op, const Context& ctx) {
+  const TensorView &g = op.src[0], &u = op.src[1];
+  for_pieces(ctx.pool, g.n_rows(), g.row_len(), [&](int64_t r, int64_t b, int64_t e) {
+    ctx.kernels.geglu(f32_row(g, r) + b, f32_row(u, r) + b, f32_row_mut(op.dst, r) + b, e - b);
+  });
+  return OkStatus();
+}
+
+Status softcap(const Op& op, const Context& ctx) {
+  const TensorView& x = op.src[0];
+  for_pieces(ctx.pool, x.n_rows(), x.row_len(), [&](int64_t r, int64_t b, int64_t e) {
+    ctx.kernels.softcap(f32_row(x, r) + b, f32_row_mut(op.dst, r) + b, e - b, op.params.cap);
+  });
+  return OkStatus();
 }
 
 }  // namespace
@@ -513,17 +539,14 @@ Status execute(const Op& op, const Context& ctx) {
     case OpKind::kLayerNorm: return norm(op, pool, /*layer=*/true);
     case OpKind::kRope: return rope(op, pool);
     case OpKind::kAttention: return attention(op, ctx);
-    case OpKind::kGeglu: return binary(op, pool, [](float g, float u) { return gelu_tanh(g) * u; });
+    case OpKind::kGeglu: return geglu(op, ctx);
     case OpKind::kAdd: return binary(op, pool, [](float x, float y) { return x + y; });
     case OpKind::kMul: return binary(op, pool, [](float x, float y) { return x * y; });
     case OpKind::kScale: {
       const float s = op.params.scale;
       return unary(op, pool, [s](float x) { return x * s; });
     }
-    case OpKind::kSoftcap: {
-      const float cap = op.params.cap, inv = 1.0f / op.params.cap;
-      return unary(op, pool, [cap, inv](float x) { return cap * std::tanh(x * inv); });
-    }
+    case OpKind::kSoftcap: return softcap(op, ctx);
     case OpKind::kSoftmax: return softmax(op, pool);
     case OpKind::kCopy:
     case OpKind::kDequantize: return copy(op, pool);

@@ -98,6 +98,13 @@ using AttnAxpyFn = void (*)(float* acc, int G, int64_t D, const float* p, int ld
                             bool f16);
 using ExpSumFn = float (*)(float* x, int64_t n, float m);
 
+// Element-wise activations over n values (out may alias the inputs), tanh to within a few ulp
+// (the scalar path calls std::tanh):
+//   geglu:   out[i] = gelu_tanh(g[i]) · u[i], gelu_tanh(z) = 0.5 z (1 + tanh(√(2/π)(z + 0.044715 z³)))
+//   softcap: out[i] = cap · tanh(x[i] / cap)
+using GegluFn = void (*)(const float* g, const float* u, float* out, int64_t n);
+using SoftcapFn = void (*)(const float* x, float* out, int64_t n, float cap);
+
 struct Kernels {
   Isa isa;
   RowDotFn q4_0, q8_0, q4_k, q6_k;
@@ -105,6 +112,8 @@ struct Kernels {
   AttnDotFn attn_dot;
   AttnAxpyFn attn_axpy;
   ExpSumFn exp_sum;
+  GegluFn geglu;
+  SoftcapFn softcap;
   GemmFn gemm_q4_0 = nullptr, gemm_q8_0 = nullptr, gemm_q4_k = nullptr, gemm_q6_k = nullptr;
   RowDotFn int8(DType t) const;
   FloatDotFn fp(DType t) const;

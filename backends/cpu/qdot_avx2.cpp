@@ -282,12 +282,68 @@ float exp_sum(float* x, int64_t n, float m) {
   return s;
 }
 
+// tanh to ~2 ulp (Cephes tanhf): an odd polynomial below |x| = 0.625, (1 − e)/(1 + e) with
+// e = exp(−2|x|) above (no cancellation there: e ≤ 0.29); NaN stays NaN.
+inline __m256 tanh256(__m256 x) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 ax = _mm256_andnot_ps(sign, x), z = _mm256_mul_ps(x, x);
+  __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
+  const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+  const __m256 e = exp256(_mm256_mul_ps(ax, _mm256_set1_ps(-2.0f)));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 big = _mm256_or_ps(_mm256_and_ps(sign, x), _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e)));
+  const __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+  return _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+// Full vectors, then the tail through a zero-padded copy.
+template <class F>
+inline void map8(int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) f(i, 8);
+  if (i < n) f(i, static_cast<int>(n - i));
+}
+
+inline __m256 load_n(const float* p, int k) {
+  if (k == 8) return _mm256_loadu_ps(p);
+  alignas(32) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int j = 0; j < k; ++j) t[j] = p[j];
+  return _mm256_load_ps(t);
+}
+
+inline void store_n(float* p, __m256 v, int k) {
+  if (k == 8) return _mm256_storeu_ps(p, v);
+  alignas(32) float t[8];
+  _mm256_store_ps(t, v);
+  for (int j = 0; j < k; ++j) p[j] = t[j];
+}
+
+void geglu(const float* g, const float* u, float* out, int64_t n) {
+  map8(n, [&](int64_t i, int k) {
+    const __m256 z = load_n(g + i, k);
+    const __m256 inner = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f),
+                                       _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), z), _mm256_mul_ps(z, z), z));
+    const __m256 gl = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), z), _mm256_add_ps(_mm256_set1_ps(1.0f), tanh256(inner)));
+    store_n(out + i, _mm256_mul_ps(gl, load_n(u + i, k)), k);
+  });
+}
+
+void softcap(const float* x, float* out, int64_t n, float cap) {
+  const __m256 c = _mm256_set1_ps(cap), inv = _mm256_set1_ps(1.0f / cap);
+  map8(n, [&](int64_t i, int k) { store_n(out + i, _mm256_mul_ps(c, tanh256(_mm256_mul_ps(load_n(x + i, k), inv))), k); });
+}
+
 }  // namespace
 
 const Kernels& kernels_avx2() {
   static const Kernels k{Isa::kAvx2,    &rowdot<Q4_0>,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
                          &rowdot<Q6_K>, &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
-                         &attn_dot,     &attn_axpy,         &exp_sum};
+                         &attn_dot,     &attn_axpy,         &exp_sum,
+                         &geglu,        &softcap};
   return k;
 }
 

@@ -547,12 +547,55 @@ float exp_sum(float* x, int64_t n, float m) {
   return hsum512(sum);
 }
 
+// tanh to ~2 ulp (Cephes tanhf): an odd polynomial below |x| = 0.625, (1 − e)/(1 + e) with
+// e = exp(−2|x|) above (no cancellation there: e ≤ 0.29); NaN stays NaN.
+inline __m512 tanh512(__m512 x) {
+  const __m512 ax = _mm512_abs_ps(x), z = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_set1_ps(-5.70498872745e-3f);
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(2.06390887954e-2f));
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-5.37397155531e-2f));
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(1.33314422036e-1f));
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-3.33332819422e-1f));
+  const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+  const __m512 e = exp512(_mm512_mul_ps(ax, _mm512_set1_ps(-2.0f)));
+  const __m512 one = _mm512_set1_ps(1.0f);
+  __m512 big = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+  big = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(big),
+                                            _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
+  const __m512 r = _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ), small);
+  return _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
+inline __mmask16 head_mask(int64_t n, int64_t i) {
+  return n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+}
+
+void geglu(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = head_mask(n, i);
+    const __m512 z = _mm512_maskz_loadu_ps(m, g + i);
+    const __m512 inner = _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
+                                       _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), z), _mm512_mul_ps(z, z), z));
+    const __m512 gl = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), z), _mm512_add_ps(_mm512_set1_ps(1.0f), tanh512(inner)));
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(gl, _mm512_maskz_loadu_ps(m, u + i)));
+  }
+}
+
+void softcap(const float* x, float* out, int64_t n, float cap) {
+  const __m512 c = _mm512_set1_ps(cap), inv = _mm512_set1_ps(1.0f / cap);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = head_mask(n, i);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(c, tanh512(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv))));
+  }
+}
+
 }  // namespace
 
 const Kernels& kernels_avx512() {
   static const Kernels k{Isa::kAvx512,     &rowdot_q4_0,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
                          &rowdot<Q6_K>,    &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
-                         &attn_dot,        &attn_axpy,         &exp_sum,
+                         &attn_dot,        &attn_axpy,         &exp_sum,           &geglu,
+                         &softcap,
                          &gemm<Q4_0>,      &gemm<Q8_0>,        &gemm<Q4_K>,        &gemm<Q6_K>};
   return k;
 }

@@ -108,6 +108,19 @@ float exp_sum(float* x, int64_t n, float m) {
   return s;
 }
 
+void geglu(const float* g, const float* u, float* out, int64_t n) {
+  constexpr float kC = 0.7978845608028654f;  // sqrt(2/pi)
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = g[i];
+    out[i] = 0.5f * z * (1.0f + std::tanh(kC * (z + 0.044715f * z * z * z))) * u[i];
+  }
+}
+
+void softcap(const float* x, float* out, int64_t n, float cap) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) out[i] = cap * std::tanh(x[i] * inv);
+}
+
 }  // namespace
 
 const Kernels& kernels_scalar() {
@@ -121,7 +134,9 @@ const Kernels& kernels_scalar() {
                          &fdot<DType::kBF16>,
                          &attn_dot,
                          &attn_axpy,
-                         &exp_sum};
+                         &exp_sum,
+                         &geglu,
+                         &softcap};
   return k;
 }
 

@@ -358,17 +358,21 @@ TEST_CASE("op: rope, full and partial rotation, frequency factors, large positio
 
 TEST_CASE("op: geglu") {
   std::mt19937 rng(800);
-  for (bool in_place : {false, true}) {
-    const int64_t R = 6, D = 200;
-    const std::vector<float> g = random_f32(rng, R * D, -5.0f, 5.0f);
-    const std::vector<float> u = random_f32(rng, R * D, -2.0f, 2.0f);
-    expect_close(absl::StrFormat("geglu in_place=%d", in_place),
-                 [&](Env& env) {
-                   const TensorView gv = env.upload(f32_tensor({2, 3, D}, g));
-                   const TensorView dv = in_place ? gv : env.alloc(DType::kF32, {R, D});
-                   return env.finish(ops::geglu(env.stream(), dv, gv, env.upload(f32_tensor({R, D}, u))), dv);
-                 },
-                 rel_tol(1e-5, 1e-5 * rms(u)));
+  // 6 short rows (a rank-3 gate), and one long row that the CPU backend splits between threads
+  // (a decode step's shape).
+  for (auto [R, D] : {std::pair<int64_t, int64_t>{6, 200}, {1, 9001}}) {
+    for (bool in_place : {false, true}) {
+      const std::vector<float> g = random_f32(rng, R * D, -5.0f, 5.0f);
+      const std::vector<float> u = random_f32(rng, R * D, -2.0f, 2.0f);
+      const std::vector<int64_t> gshape = R == 6 ? std::vector<int64_t>{2, 3, D} : std::vector<int64_t>{R, D};
+      expect_close(absl::StrFormat("geglu %dx%d in_place=%d", R, D, in_place),
+                   [&](Env& env) {
+                     const TensorView gv = env.upload(f32_tensor(gshape, g));
+                     const TensorView dv = in_place ? gv : env.alloc(DType::kF32, {R, D});
+                     return env.finish(ops::geglu(env.stream(), dv, gv, env.upload(f32_tensor({R, D}, u))), dv);
+                   },
+                   rel_tol(1e-5, 1e-5 * rms(u)));
+    }
   }
 }
 
@@ -407,6 +411,19 @@ TEST_CASE("op: add and mul with the three broadcast forms") {
       }
     }
   }
+}
+
+TEST_CASE("op: softcap on one long row (split between threads), both tanh ranges") {
+  std::mt19937 rng(1001);
+  const int64_t D = 9001;
+  const std::vector<float> x = random_f32(rng, D, -60.0f, 60.0f);  // x / 30 in [-2, 2]
+  expect_close("softcap 30 1x9001",
+               [&](Env& env) {
+                 const TensorView xv = env.upload(f32_tensor({1, D}, x));
+                 const TensorView dv = env.alloc(DType::kF32, {1, D});
+                 return env.finish(ops::softcap(env.stream(), dv, xv, 30.0f), dv);
+               },
+               rel_tol(1e-5, 1e-6 * 30.0f));
 }
 
 TEST_CASE("op: scale, softcap, softmax") {
