@@ -1,4 +1,4 @@
-// ThreadPool: every index of [0, n) is handed out exactly once per parallel_for, on the calling
+// ThreadPool: every index 0..n-1 is handed out exactly once per parallel_for, on the calling
 // thread and the workers, with thread indices in range, call after call, and a thread that is
 // held up leaves its share to the others.
 #include <doctest/doctest.h>
@@ -13,7 +13,7 @@
 
 using gemma12b::ThreadPool;
 
-TEST_CASE("thread pool: chunks cover [0, n) exactly once, thread indices in range") {
+TEST_CASE("thread pool: chunks cover 0 to n-1 exactly once, thread indices in range") {
   for (int threads : {1, 2, 3, 5}) {
     ThreadPool pool(threads);
     for (int64_t n : {1, 2, 3, 7, 8, 64, 1000, 4097}) {
