@@ -73,8 +73,15 @@ constexpr int64_t kGemmMinRows = 16;
 void matmul_int8(const Op& op, const Context& ctx) {
   const TensorView &x = op.src[0], &w = op.src[1], &d = op.dst;
   const int64_t M = x.n_rows(), N = w.dim(0), K = w.dim(1);
+  const size_t ldw = w.stride[0], ldo = d.stride[d.rank - 2] / sizeof(float);
+  // Several output rows per call need one row stride (any 2-D view, or contiguous).
+  const bool uniform = d.rank == 2 || d.is_contiguous();
+  const int64_t max_r = uniform ? kMaxRows : 1;
+  const uint8_t* w0 = w.host_row(0);
+  const GemmFn gemm = ctx.kernels.gemm(w.dtype);
+  const bool use_gemm = gemm != nullptr && uniform && M >= kGemmMinRows;
   thread_local QActs acts;  // the calling thread's; workers only read it
-  acts.resize(M, K);
+  acts.resize(M, K, /*nibble_order=*/w.dtype == DType::kQ4_0 && !use_gemm);
   QActs* a = &acts;
   auto quantize = [&](int64_t b, int64_t e, int) {
     for (int64_t m = b; m < e; ++m) a->quantize_row(m, reinterpret_cast<const float*>(x.host_row(m)));
@@ -85,13 +92,7 @@ void matmul_int8(const Op& op, const Context& ctx) {
     quantize(0, M, 0);
   }
   const RowDotFn dot = ctx.kernels.int8(w.dtype);
-  const size_t ldw = w.stride[0], ldo = d.stride[d.rank - 2] / sizeof(float);
-  // Several output rows per call need one row stride (any 2-D view, or contiguous).
-  const bool uniform = d.rank == 2 || d.is_contiguous();
-  const int64_t max_r = uniform ? kMaxRows : 1;
-  const uint8_t* w0 = w.host_row(0);
-  const GemmFn gemm = ctx.kernels.gemm(w.dtype);
-  if (gemm != nullptr && uniform && M >= kGemmMinRows) {
+  if (use_gemm) {
     // Prefill: tiles of 16 weight rows, each repacked once and met by every activation row.
     float* out = reinterpret_cast<float*>(d.host_row(0));
     const int64_t tiles = (N + kGemmTile - 1) / kGemmTile;

@@ -22,9 +22,10 @@ void quantize_block32(const float* x, int8_t* q, float* dx) {
   *dx = d;
 }
 
-void QActs::resize(int64_t M, int64_t K) {
+void QActs::resize(int64_t M, int64_t K, bool nibble_order) {
   M_ = M;
   K_ = K;
+  nibble_ = nibble_order;
   const size_t n = static_cast<size_t>(M * K);
   if (q_.size() < n) {
     q_.resize(n);
@@ -32,10 +33,10 @@ void QActs::resize(int64_t M, int64_t K) {
     ns4_.resize(n / 4);
     ns16_.resize(n / 16);
     ds_.resize(n / 32);
-    qn_.resize(n);
   }
   const size_t lanes = static_cast<size_t>(M * 16 * ((K + 127) / 128));
-  if (dln_.size() < lanes) {
+  if (nibble_order && qn_.size() < n) qn_.resize(n);
+  if (nibble_order && dln_.size() < lanes) {
     dln_.resize(lanes);
     nsn_.resize(lanes);
   }
@@ -64,6 +65,7 @@ void QActs::quantize_row(int64_t m, const float* xr) {
       ns16[2 * b + 1] = ns4[8 * b + 4] + ns4[8 * b + 5] + ns4[8 * b + 6] + ns4[8 * b + 7];
     }
   }
+  if (!nibble_) return;
   // Nibble order, group by group (see QRow::qn).
   const int8_t* q = q_.data() + m * K_;
   const float* dl = dl_.data() + m * K_ / 4;
@@ -95,9 +97,14 @@ void QActs::quantize_row(int64_t m, const float* xr) {
 
 QRow QActs::row(int64_t m) const {
   const int64_t lanes = 16 * ((K_ + 127) / 128);
-  return QRow{q_.data() + m * K_,          dl_.data() + m * K_ / 4,  ns4_.data() + m * K_ / 4,
-              ds_.data() + m * K_ / 32,    ns16_.data() + m * K_ / 16, qn_.data() + m * K_,
-              dln_.data() + m * lanes,     nsn_.data() + m * lanes};
+  QRow r{q_.data() + m * K_, dl_.data() + m * K_ / 4, ns4_.data() + m * K_ / 4, ds_.data() + m * K_ / 32,
+         ns16_.data() + m * K_ / 16, nullptr, nullptr, nullptr};
+  if (nibble_) {
+    r.qn = qn_.data() + m * K_;
+    r.dln = dln_.data() + m * lanes;
+    r.nsn = nsn_.data() + m * lanes;
+  }
+  return r;
 }
 
 void q4_k_scales(const void* block, float* dsc, float* dmn) {

@@ -26,10 +26,11 @@ struct QRow {
   const int32_t* ns4;  // [K/4]  −Σ q over each 4-element lane
   const float* ds;     // [K/32] dx · Σ q over each 32-block (for q4_k's min term)
   const int32_t* ns16; // [K/16] −Σ q over each 16 elements (the GEMM kernel's offset term)
-  // The same q in q4_0's nibble order, for kernels that read four q4_0 blocks (128 weights) at
-  // once: per group of 4 blocks (2 for a last group of 64), first the low halves (elements
-  // 0-15) of each block, then the high halves (16-31), so that the low and the high nibbles of
-  // the blocks' 64 packed bytes meet their activations in place. Per group 16 lanes of 4 bytes:
+  // The same q in q4_0's nibble order (null unless QActs::resize asked for it), for kernels
+  // that read four q4_0 blocks (128 weights) at once: per group of 4 blocks (2 for a last group
+  // of 64), first the low halves (elements 0-15) of each block, then the high halves (16-31), so
+  // that the low and the high nibbles of the blocks' 64 packed bytes meet their activations in
+  // place. Per group 16 lanes of 4 bytes:
   const int8_t* qn;    // [K]          q, nibble order
   const float* dln;    // [16·ceil(K/128)] dx of lane l's block (l / 4); 0 past a short group
   const int32_t* nsn;  // [16·ceil(K/128)] −Σ q over lane l of both halves (8 values); 0 likewise
@@ -39,8 +40,9 @@ struct QRow {
 class QActs {
  public:
   // Sizes the buffers for M rows of K values (K % 64 == 0); grows only, so a steady decode
-  // loop allocates nothing.
-  void resize(int64_t M, int64_t K);
+  // loop allocates nothing. nibble_order: also fill QRow::qn/dln/nsn (the q4_0 row kernels read
+  // them); otherwise those pointers are null.
+  void resize(int64_t M, int64_t K, bool nibble_order);
   // Quantizes row m from K f32 values; threads may fill different rows.
   void quantize_row(int64_t m, const float* x);
   QRow row(int64_t m) const;
@@ -48,6 +50,7 @@ class QActs {
 
  private:
   int64_t M_ = 0, K_ = 0;
+  bool nibble_ = false;
   std::vector<int8_t> q_;
   std::vector<int8_t> qn_;
   std::vector<float> dl_, ds_, dln_;
