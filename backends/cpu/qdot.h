@@ -69,7 +69,8 @@ void q4_k_scales(const void* block, float* dsc, float* dmn);
 bool has_int8_kernel(DType t);
 
 // out[r·ldo + j] = Σ_k w_j[k] · x_r[k] for n weight rows w_j = w + j·ldw (K elements of type t
-// each) and R ≤ kMaxRows activation rows.
+// each) and R ≤ kMaxRows activation rows. The q4_0 kernels may read the rows' nibble-order
+// fields, so q4_0 activations come from QActs::resize(M, K, /*nibble_order=*/true).
 constexpr int kMaxRows = 4;
 using RowDotFn = void (*)(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K,
                           float* out, size_t ldo);
