@@ -300,41 +300,28 @@ inline __m256 tanh256(__m256 x) {
   return _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
-// Full vectors, then the tail through a zero-padded copy.
-template <class F>
-inline void map8(int64_t n, F f) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) f(i, 8);
-  if (i < n) f(i, static_cast<int>(n - i));
-}
-
-inline __m256 load_n(const float* p, int k) {
-  if (k == 8) return _mm256_loadu_ps(p);
-  alignas(32) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int j = 0; j < k; ++j) t[j] = p[j];
-  return _mm256_load_ps(t);
-}
-
-inline void store_n(float* p, __m256 v, int k) {
-  if (k == 8) return _mm256_storeu_ps(p, v);
-  alignas(32) float t[8];
-  _mm256_store_ps(t, v);
-  for (int j = 0; j < k; ++j) p[j] = t[j];
+// Lanes below k (a tail of k < 8 values: maskload reads nothing past them, maskstore writes nothing).
+inline __m256i lanes_below(int64_t k) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k < 8 ? k : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 void geglu(const float* g, const float* u, float* out, int64_t n) {
-  map8(n, [&](int64_t i, int k) {
-    const __m256 z = load_n(g + i, k);
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256i m = lanes_below(n - i);
+    const __m256 z = _mm256_maskload_ps(g + i, m);
     const __m256 inner = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f),
                                        _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), z), _mm256_mul_ps(z, z), z));
     const __m256 gl = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), z), _mm256_add_ps(_mm256_set1_ps(1.0f), tanh256(inner)));
-    store_n(out + i, _mm256_mul_ps(gl, load_n(u + i, k)), k);
-  });
+    _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(gl, _mm256_maskload_ps(u + i, m)));
+  }
 }
 
 void softcap(const float* x, float* out, int64_t n, float cap) {
   const __m256 c = _mm256_set1_ps(cap), inv = _mm256_set1_ps(1.0f / cap);
-  map8(n, [&](int64_t i, int k) { store_n(out + i, _mm256_mul_ps(c, tanh256(_mm256_mul_ps(load_n(x + i, k), inv))), k); });
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256i m = lanes_below(n - i);
+    _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(c, tanh256(_mm256_mul_ps(_mm256_maskload_ps(x + i, m), inv))));
+  }
 }
 
 }  // namespace
