@@ -88,7 +88,7 @@ void QActs::quantize_row(int64_t m, const float* xr) {
       for (int j = 0; j < 4; ++j) {
         int32_t s = 0;
         for (int t = 0; t < 4; ++t) s += qb[4 * j + t] + qb[16 + 4 * j + t];
-        nsn[16 * g + 4 * b + j] = -s;
+        nsn[16 * g + 4 * b + j] = -8 * s;
         dln[16 * g + 4 * b + j] = dl[(base + 32 * b) / 4];
       }
     }

@@ -33,7 +33,7 @@ struct QRow {
   // place. Per group 16 lanes of 4 bytes:
   const int8_t* qn;    // [K]          q, nibble order
   const float* dln;    // [16·ceil(K/128)] dx of lane l's block (l / 4); 0 past a short group
-  const int32_t* nsn;  // [16·ceil(K/128)] −Σ q over lane l of both halves (8 values); 0 likewise
+  const int32_t* nsn;  // [16·ceil(K/128)] −8·Σ q over lane l of both halves (q4_0's offset 8); 0 likewise
 };
 
 // Activations for M rows, quantized once per matmul and read by every thread.

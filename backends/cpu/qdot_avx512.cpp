@@ -242,7 +242,7 @@ inline void tile_q4n(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, flo
     for (int r = 0; r < R; ++r) {
       qlo[r] = _mm512_maskz_loadu_epi8(kHalf, x[r].qn + e);
       qhi[r] = _mm512_maskz_loadu_epi8(kHalf, x[r].qn + e + 16 * NBK);
-      init[r] = _mm512_slli_epi32(_mm512_loadu_si512(x[r].nsn + 16 * g), 3);  // −8·Σq: the q4_0 offset
+      init[r] = _mm512_loadu_si512(x[r].nsn + 16 * g);  // −8·Σq: the q4_0 offset
       dl[r] = _mm512_loadu_ps(x[r].dln + 16 * g);
     }
     for (int i = 0; i < NR; ++i) {
