@@ -18,28 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "alloc_probe.h"
 #include "io/audio.h"
 
 using namespace gemma12b;
 
-// The largest single C++ allocation while g_track_alloc is set: shows that a refused 2-hour file
-// never had 2 hours of samples allocated. (Replaces the global operator new for this test binary;
-// plain malloc/free otherwise.)
-namespace {
-std::atomic<bool> g_track_alloc{false};
-std::atomic<size_t> g_largest_alloc{0};
-}  // namespace
-void* operator new(size_t n) {
-  if (g_track_alloc.load(std::memory_order_relaxed)) {
-    size_t seen = g_largest_alloc.load(std::memory_order_relaxed);
-    while (n > seen && !g_largest_alloc.compare_exchange_weak(seen, n)) {
-    }
-  }
-  if (void* p = std::malloc(n != 0 ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -292,15 +275,14 @@ TEST_CASE("media/audio: 2 hours of audio is refused from the header, before deco
   const uint32_t bytes = 7200u * 16000 * 2;
   std::ofstream(path, std::ios::binary) << wav_header(16000, bytes);
   REQUIRE(truncate(path.c_str(), 44 + static_cast<off_t>(bytes)) == 0);
-  g_largest_alloc = 0;
-  g_track_alloc = true;
+  test::alloc_probe_start();
   auto r = load_audio_16k_mono(path, 30.0);
-  g_track_alloc = false;
+  const size_t largest_wav = test::alloc_probe_stop().largest;
   REQUIRE(!r.ok());
   CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(r.status().message() == path + ": " + want);
-  MESSAGE("2-hour WAV refused; largest allocation " << g_largest_alloc.load() << " bytes");
-  CHECK(g_largest_alloc.load() < (1u << 20));
+  MESSAGE("2-hour WAV refused; largest allocation " << largest_wav << " bytes");
+  CHECK(largest_wav < (1u << 20));
   // Unlimited, 2 h at 16 kHz would decode; 5 h is past kMaxAudioFrames and is refused anyway.
   const uint32_t five_hours = 5u * 3600 * 16000 * 2;
   std::ofstream(path, std::ios::binary) << wav_header(16000, five_hours);
@@ -318,14 +300,13 @@ TEST_CASE("media/audio: 2 hours of audio is refused from the header, before deco
   for (int i = 0; i < 8; ++i) field = field << 8 | static_cast<uint8_t>(flac[18 + i]);
   field = (field & ~((uint64_t{1} << 36) - 1)) | uint64_t{7200} * 16000;
   for (int i = 7; i >= 0; --i, field >>= 8) flac[18 + i] = static_cast<char>(field & 0xff);
-  g_largest_alloc = 0;
-  g_track_alloc = true;
+  test::alloc_probe_start();
   auto f = decode(flac, 30.0);
-  g_track_alloc = false;
+  const size_t largest_flac = test::alloc_probe_stop().largest;
   CHECK(f.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(f.status().message() == "<test>: " + want);
-  MESSAGE("2-hour FLAC header refused; largest allocation " << g_largest_alloc.load() << " bytes");
-  CHECK(g_largest_alloc.load() < (1u << 20));
+  MESSAGE("2-hour FLAC header refused; largest allocation " << largest_flac << " bytes");
+  CHECK(largest_flac < (1u << 20));
   // Within the limit it decodes (and is then short of its declared length: truncated).
   CHECK(decode(flac, 8000.0).status().code() == absl::StatusCode::kDataLoss);
 }
