@@ -35,7 +35,7 @@ ThreadPool::~ThreadPool() {
 // cheaper) takes more chunks instead of spinning until the slowest thread is done.
 constexpr int64_t kChunksPerThread = 4;
 
-void ThreadPool::run_chunks(const std::function<void(int64_t, int64_t, int)>& fn, int64_t n, int index) {
+void ThreadPool::run_chunks(RangeFn fn, int64_t n, int index) {
   const int64_t chunk = std::max<int64_t>(1, (n + kChunksPerThread * n_threads_ - 1) / (kChunksPerThread * n_threads_));
   for (;;) {
     const int64_t begin = next_.fetch_add(chunk, std::memory_order_relaxed);
@@ -44,7 +44,7 @@ void ThreadPool::run_chunks(const std::function<void(int64_t, int64_t, int)>& fn
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
+void ThreadPool::parallel_for(int64_t n, RangeFn fn) {
   if (n <= 0) return;
   if (n_threads_ == 1 || n == 1) {
     fn(0, n, 0);
@@ -71,7 +71,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int64_t, int64_t, int)>* job;
+    const RangeFn* job;
     int64_t n;
     for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen; ++i) G12_PAUSE();
     {

@@ -9,12 +9,29 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
+#include <type_traits>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace gemma12b {
+
+// A non-owning reference to a callable fn(begin, end, thread_index): what parallel_for takes, so
+// that passing a lambda never allocates (std::function heap-allocates captures over 16 bytes,
+// i.e. most kernels' [&] lambdas, on every call of a decode step). The callable must outlive the
+// call it is passed to, which a lambda argument always does.
+class RangeFn {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, RangeFn>>>
+  RangeFn(F&& f)  // NOLINT(google-explicit-constructor): lambdas convert implicitly
+      : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+        call_([](void* o, int64_t b, int64_t e, int t) { (*static_cast<std::remove_reference_t<F>*>(o))(b, e, t); }) {}
+  void operator()(int64_t b, int64_t e, int t) const { call_(obj_, b, e, t); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, int64_t, int64_t, int);
+};
 
 class ThreadPool {
  public:
@@ -29,18 +46,18 @@ class ThreadPool {
   // fn(begin, end, thread_index) is called for disjoint chunks covering [0, n), possibly several
   // times per thread; thread_index < n_threads() names the calling thread (for per-thread scratch).
   // Not reentrant: a kernel must not call parallel_for from inside fn.
-  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+  void parallel_for(int64_t n, RangeFn fn);
 
  private:
   void worker_loop(int index);
-  void run_chunks(const std::function<void(int64_t, int64_t, int)>& fn, int64_t n, int index);
+  void run_chunks(RangeFn fn, int64_t n, int index);
 
   int n_threads_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
+  const RangeFn* job_ = nullptr;
   int64_t job_n_ = 0;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};

@@ -9,9 +9,11 @@
 #include <thread>
 #include <vector>
 
+#include "alloc_probe.h"
 #include "util/thread_pool.h"
 
 using gemma12b::ThreadPool;
+
 
 TEST_CASE("thread pool: chunks cover 0 to n-1 exactly once, thread indices in range") {
   for (int threads : {1, 2, 3, 5}) {
@@ -63,4 +65,18 @@ TEST_CASE("thread pool: a thread held up leaves the remaining chunks to the othe
   });
   CHECK(chunks0.load() + chunks1.load() == 8);
   CHECK(chunks1.load() >= 6);
+}
+
+TEST_CASE("thread pool: parallel_for with a large-capture lambda allocates nothing") {
+  ThreadPool pool(2);
+  // 6 references captured (48 bytes): std::function would put this lambda on the heap each call.
+  int64_t a = 1, b = 2, c = 3, d = 4, e2 = 5;
+  std::atomic<int64_t> sum{0};
+  pool.parallel_for(8, [&](int64_t, int64_t, int) {});  // warm-up: the workers have started
+  gemma12b::test::alloc_probe_start();
+  for (int call = 0; call < 100; ++call) {
+    pool.parallel_for(64, [&](int64_t lo, int64_t hi, int) { sum.fetch_add((hi - lo) * (a + b + c + d + e2) / 15); });
+  }
+  CHECK(gemma12b::test::alloc_probe_stop().count == 0);
+  CHECK(sum.load() == 100 * 64);
 }
