@@ -278,6 +278,107 @@ void rowdot_q4_0(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, 
   with_rows(R, [&](auto rc) { rows_q4n<rc.value>(w, ldw, n, x, K, out, ldo); });
 }
 
+// ---- q4_k rows, whole super-blocks (256 weights) per step ----
+//
+// A super-block's 128 packed bytes are two 64-byte loads; in each, bytes 0-31 hold sub-blocks
+// (4h, 4h+1) as low/high nibbles and bytes 32-63 hold (4h+2, 4h+3). Splitting nibbles and
+// swapping 256-bit halves gives two vectors in element order, so the activations are read as
+// they are (no reordered copy). The 8 scales and 8 mins come out of the block's first 16 bytes
+// with two byte shuffles (the scalar q4_k_scales takes ~10x the instructions, per row and
+// super-block); both give the same floats, one f32 product of the same integer and d or dmin.
+
+// Lanes 0-7: d·sc_j, lanes 8-15: dmin·m_j of the super-block at b (cf. q4_k_scales).
+inline __m512 q4_k_scales16(const BlockQ4_K* b) {
+  // Bytes 0-3: d, dmin (f16); 4-15: the 12 packed bytes s[0..11] of the 6-bit scales and mins.
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
+  // Output byte j (0-7: sc_j, 8-15: m_j). a: the byte holding the low bits, h: the byte whose top
+  // two bits are bits 4-5 for j ≥ 4 (see q4_k_scales). Indices are into raw (s[i] = raw[4 + i]).
+  const __m128i a = _mm_shuffle_epi8(raw, _mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+  const __m128i h = _mm_shuffle_epi8(raw, _mm_setr_epi8(4, 5, 6, 7, 4, 5, 6, 7, 8, 9, 10, 11, 8, 9, 10, 11));
+  const __m128i m6 = _mm_set1_epi8(63), m4 = _mm_set1_epi8(0x0F), top = _mm_set1_epi8(0x30);
+  // j ≥ 4: sc = (s[j+4] & 15) | (s[j-4] >> 6) << 4; m = (s[j+4] >> 4) | (s[j] >> 6) << 4.
+  const __m128i lowbits = _mm_and_si128(_mm_mask_blend_epi8(0xF000, a, _mm_srli_epi16(a, 4)), m4);
+  const __m128i hi = _mm_or_si128(lowbits, _mm_and_si128(_mm_srli_epi16(h, 2), top));
+  const __m128i v = _mm_mask_blend_epi8(0xF0F0, _mm_and_si128(a, m6), hi);
+  const __m512 dd = _mm512_cvtph_ps(_mm256_permutexvar_epi16(
+      _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), _mm256_castsi128_si256(raw)));
+  return _mm512_mul_ps(dd, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(v)));
+}
+
+template <int NR, int R>
+inline void tile_q4k(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, float* out, size_t ldo) {
+  __m512 acc[NR][R];
+  __m256 accm[NR][R];
+  for (int i = 0; i < NR; ++i) {
+    for (int r = 0; r < R; ++r) {
+      acc[i][r] = _mm512_setzero_ps();
+      accm[i][r] = _mm256_setzero_ps();
+    }
+  }
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  // Lane scales of chunk c (elements 64c..64c+63: sub-blocks 2c and 2c+1).
+  const __m512i pick[4] = {_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                           _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2),
+                           _mm512_set_epi32(5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4),
+                           _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6)};
+  const int64_t n_super = K / 256;
+  for (int64_t s = 0; s < n_super; ++s) {
+    __m512 sm[NR];
+    const uint8_t* qs[NR];
+    for (int i = 0; i < NR; ++i) {
+      const BlockQ4_K* b = reinterpret_cast<const BlockQ4_K*>(w + i * ldw) + s;
+      _mm_prefetch(reinterpret_cast<const char*>(b) + kPrefetch, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b) + kPrefetch + 64, _MM_HINT_T0);
+      sm[i] = q4_k_scales16(b);
+      qs[i] = b->qs;
+    }
+    for (int hh = 0; hh < 2; ++hh) {
+      const int64_t e = 256 * s + 128 * hh;
+      __m512i qa[R], qb[R];
+      __m512 da[R], db[R];
+      for (int r = 0; r < R; ++r) {
+        qa[r] = _mm512_loadu_si512(x[r].q + e);
+        qb[r] = _mm512_loadu_si512(x[r].q + e + 64);
+        da[r] = _mm512_loadu_ps(x[r].dl + e / 4);
+        db[r] = _mm512_loadu_ps(x[r].dl + e / 4 + 16);
+      }
+      for (int i = 0; i < NR; ++i) {
+        const __m512i v = _mm512_loadu_si512(qs[i] + 64 * hh);
+        const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+        const __m512i ua = _mm512_shuffle_i64x2(lo, hi, 0x44);  // sub-blocks 4hh, 4hh+1
+        const __m512i ub = _mm512_shuffle_i64x2(lo, hi, 0xEE);  // sub-blocks 4hh+2, 4hh+3
+        const __m512 wa = _mm512_permutexvar_ps(pick[2 * hh], sm[i]);
+        const __m512 wb = _mm512_permutexvar_ps(pick[2 * hh + 1], sm[i]);
+        for (int r = 0; r < R; ++r) {
+          const __m512i za = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ua, qa[r]);
+          const __m512i zb = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ub, qb[r]);
+          acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(za), _mm512_mul_ps(wa, da[r]), acc[i][r]);
+          acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(zb), _mm512_mul_ps(wb, db[r]), acc[i][r]);
+        }
+      }
+    }
+    for (int i = 0; i < NR; ++i) {
+      const __m256 mn = _mm512_extractf32x8_ps(sm[i], 1);
+      for (int r = 0; r < R; ++r) accm[i][r] = _mm256_fmadd_ps(mn, _mm256_loadu_ps(x[r].ds + 8 * s), accm[i][r]);
+    }
+  }
+  for (int i = 0; i < NR; ++i) {
+    for (int r = 0; r < R; ++r) out[r * ldo + i] = hsum512(acc[i][r]) - hsum256(accm[i][r]);
+  }
+}
+
+template <int R>
+void rows_q4k(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int64_t K, float* out, size_t ldo) {
+  int64_t j = 0;
+  for (; j + kNR <= n; j += kNR) tile_q4k<kNR, R>(w + j * ldw, ldw, x, K, out + j, ldo);
+  for (; j < n; ++j) tile_q4k<1, R>(w + j * ldw, ldw, x, K, out + j, ldo);
+}
+
+void rowdot_q4_k(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out,
+                 size_t ldo) {
+  with_rows(R, [&](auto rc) { rows_q4k<rc.value>(w, ldw, n, x, K, out, ldo); });
+}
+
 // ---- prefill: 16 weight rows repacked side by side, activation bytes broadcast ----
 //
 // Packed tile (gemm_scratch_bytes): for each 32-block b, u[b][g][j][4] = the 4 unsigned weight
@@ -592,7 +693,7 @@ void softcap(const float* x, float* out, int64_t n, float cap) {
 }  // namespace
 
 const Kernels& kernels_avx512() {
-  static const Kernels k{Isa::kAvx512,     &rowdot_q4_0,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
+  static const Kernels k{Isa::kAvx512,     &rowdot_q4_0,      &rowdot<Q8_0>,      &rowdot_q4_k,     
                          &rowdot<Q6_K>,    &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
                          &attn_dot,        &attn_axpy,         &exp_sum,           &geglu,
                          &softcap,
