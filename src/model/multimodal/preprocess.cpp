@@ -72,33 +72,44 @@ RgbImage resize_bicubic_aa(const RgbImage& in, int ow, int oh) {
   // an 8-bit image in PIL's ImagingResample and torchvision's uint8 antialias kernel (a float
   // intermediate would carry bicubic overshoot at hard edges into the second pass).
   const Taps tx = make_taps(in.width, ow), ty = make_taps(in.height, oh);
-  std::vector<float> tmp(static_cast<size_t>(in.height) * ow * 3);
+  // Both passes sum each output's taps in ascending order (the order the reference's loops use),
+  // but walk memory contiguously: the horizontal pass over one input row converted to double once,
+  // the vertical pass over whole rows of the intermediate (a loop the compiler vectorises).
+  const size_t in_row = static_cast<size_t>(in.width) * 3, mid_row = static_cast<size_t>(ow) * 3;
+  std::vector<float> tmp(static_cast<size_t>(in.height) * mid_row);
+  std::vector<double> row(in_row);
   for (int y = 0; y < in.height; ++y) {
+    const uint8_t* src = &in.pixels[y * in_row];
+    for (size_t i = 0; i < in_row; ++i) row[i] = src[i];
+    float* dst = &tmp[y * mid_row];
     for (int x = 0; x < ow; ++x) {
-      for (int c = 0; c < 3; ++c) {
-        double acc = 0.0;
-        for (size_t k = 0; k < tx.w[x].size(); ++k) {
-          acc += tx.w[x][k] * in.pixels[(static_cast<size_t>(y) * in.width + tx.first[x] + k) * 3 + c];
-        }
-        tmp[(static_cast<size_t>(y) * ow + x) * 3 + c] = static_cast<float>(std::clamp(std::floor(acc + 0.5), 0.0, 255.0));
+      const double* w = tx.w[x].data();
+      const double* p = &row[static_cast<size_t>(tx.first[x]) * 3];
+      double a0 = 0.0, a1 = 0.0, a2 = 0.0;
+      for (size_t k = 0; k < tx.w[x].size(); ++k) {
+        a0 += w[k] * p[3 * k];
+        a1 += w[k] * p[3 * k + 1];
+        a2 += w[k] * p[3 * k + 2];
       }
+      dst[3 * x] = static_cast<float>(std::clamp(std::floor(a0 + 0.5), 0.0, 255.0));
+      dst[3 * x + 1] = static_cast<float>(std::clamp(std::floor(a1 + 0.5), 0.0, 255.0));
+      dst[3 * x + 2] = static_cast<float>(std::clamp(std::floor(a2 + 0.5), 0.0, 255.0));
     }
   }
   RgbImage out;
   out.width = ow;
   out.height = oh;
-  out.pixels.resize(static_cast<size_t>(ow) * oh * 3);
+  out.pixels.resize(static_cast<size_t>(oh) * mid_row);
+  std::vector<double> acc(mid_row);
   for (int y = 0; y < oh; ++y) {
-    for (int x = 0; x < ow; ++x) {
-      for (int c = 0; c < 3; ++c) {
-        double acc = 0.0;
-        for (size_t k = 0; k < ty.w[y].size(); ++k) {
-          acc += ty.w[y][k] * tmp[((ty.first[y] + k) * ow + x) * 3 + c];
-        }
-        out.pixels[(static_cast<size_t>(y) * ow + x) * 3 + c] =
-            static_cast<uint8_t>(std::clamp(std::nearbyint(acc), 0.0, 255.0));
-      }
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (size_t k = 0; k < ty.w[y].size(); ++k) {
+      const double w = ty.w[y][k];
+      const float* src = &tmp[(ty.first[y] + k) * mid_row];
+      for (size_t i = 0; i < mid_row; ++i) acc[i] += w * src[i];
     }
+    uint8_t* dst = &out.pixels[y * mid_row];
+    for (size_t i = 0; i < mid_row; ++i) dst[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[i]), 0.0, 255.0));
   }
   return out;
 }
