@@ -177,17 +177,26 @@ inline void tile(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, float* 
   }
 }
 
-template <class T, int R>
-void rows_r(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int64_t K, float* out, size_t ldo) {
-  int64_t j = 0;
-  for (; j + kNR <= n; j += kNR) tile<T, kNR, R>(w + j * ldw, ldw, x, K, out + j, ldo);
-  for (; j < n; ++j) tile<T, 1, R>(w + j * ldw, ldw, x, K, out + j, ldo);
+// A RowDotFn from a tile kernel: n weight rows in tiles of kNR (the rest one at a time), each
+// against the R activation rows; Tile::run<NR, R>(w, ldw, x, K, out, ldo) does one tile.
+template <class Tile>
+void rowdot_tiled(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out,
+                  size_t ldo) {
+  with_rows(R, [&](auto rc) {
+    constexpr int kR = decltype(rc)::value;
+    int64_t j = 0;
+    for (; j + kNR <= n; j += kNR) Tile::template run<kNR, kR>(w + j * ldw, ldw, x, K, out + j, ldo);
+    for (; j < n; ++j) Tile::template run<1, kR>(w + j * ldw, ldw, x, K, out + j, ldo);
+  });
 }
 
 template <class T>
-void rowdot(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out, size_t ldo) {
-  with_rows(R, [&](auto rc) { rows_r<T, rc.value>(w, ldw, n, x, K, out, ldo); });
-}
+struct GenericTile {
+  template <int NR, int R>
+  static void run(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, float* out, size_t ldo) {
+    tile<T, NR, R>(w, ldw, x, K, out, ldo);
+  }
+};
 
 // ---- q4_0 rows, four blocks (128 weights) per step ----
 //
@@ -266,17 +275,12 @@ inline void tile_q4n(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, flo
   }
 }
 
-template <int R>
-void rows_q4n(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int64_t K, float* out, size_t ldo) {
-  int64_t j = 0;
-  for (; j + kNR <= n; j += kNR) tile_q4n<kNR, R>(w + j * ldw, ldw, x, K, out + j, ldo);
-  for (; j < n; ++j) tile_q4n<1, R>(w + j * ldw, ldw, x, K, out + j, ldo);
-}
-
-void rowdot_q4_0(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out,
-                 size_t ldo) {
-  with_rows(R, [&](auto rc) { rows_q4n<rc.value>(w, ldw, n, x, K, out, ldo); });
-}
+struct Q4_0Tile {
+  template <int NR, int R>
+  static void run(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, float* out, size_t ldo) {
+    tile_q4n<NR, R>(w, ldw, x, K, out, ldo);
+  }
+};
 
 // ---- q4_k rows, whole super-blocks (256 weights) per step ----
 //
@@ -367,17 +371,12 @@ inline void tile_q4k(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, flo
   }
 }
 
-template <int R>
-void rows_q4k(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int64_t K, float* out, size_t ldo) {
-  int64_t j = 0;
-  for (; j + kNR <= n; j += kNR) tile_q4k<kNR, R>(w + j * ldw, ldw, x, K, out + j, ldo);
-  for (; j < n; ++j) tile_q4k<1, R>(w + j * ldw, ldw, x, K, out + j, ldo);
-}
-
-void rowdot_q4_k(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K, float* out,
-                 size_t ldo) {
-  with_rows(R, [&](auto rc) { rows_q4k<rc.value>(w, ldw, n, x, K, out, ldo); });
-}
+struct Q4_KTile {
+  template <int NR, int R>
+  static void run(const uint8_t* w, size_t ldw, const QRow* x, int64_t K, float* out, size_t ldo) {
+    tile_q4k<NR, R>(w, ldw, x, K, out, ldo);
+  }
+};
 
 // ---- prefill: 16 weight rows repacked side by side, activation bytes broadcast ----
 //
@@ -693,8 +692,12 @@ void softcap(const float* x, float* out, int64_t n, float cap) {
 }  // namespace
 
 const Kernels& kernels_avx512() {
-  static const Kernels k{Isa::kAvx512,     &rowdot_q4_0,      &rowdot<Q8_0>,      &rowdot_q4_k,     
-                         &rowdot<Q6_K>,    &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
+  static const Kernels k{Isa::kAvx512,
+                         &rowdot_tiled<Q4_0Tile>,
+                         &rowdot_tiled<GenericTile<Q8_0>>,
+                         &rowdot_tiled<Q4_KTile>,
+                         &rowdot_tiled<GenericTile<Q6_K>>,
+                         &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
                          &attn_dot,        &attn_axpy,         &exp_sum,           &geglu,
                          &softcap,
                          &gemm<Q4_0>,      &gemm<Q8_0>,        &gemm<Q4_K>,        &gemm<Q6_K>};
