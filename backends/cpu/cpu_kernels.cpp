@@ -81,7 +81,7 @@ void matmul_int8(const Op& op, const Context& ctx) {
   const GemmFn gemm = ctx.kernels.gemm(w.dtype);
   const bool use_gemm = gemm != nullptr && uniform && M >= kGemmMinRows;
   thread_local QActs acts;  // the calling thread's; workers only read it
-  acts.resize(M, K, /*nibble_order=*/w.dtype == DType::kQ4_0 && !use_gemm);
+  acts.resize(M, K, /*nibble_order=*/w.dtype == DType::kQ4_0 && !use_gemm && ctx.kernels.q4_0_nibble_order);
   QActs* a = &acts;
   auto quantize = [&](int64_t b, int64_t e, int) {
     for (int64_t m = b; m < e; ++m) a->quantize_row(m, reinterpret_cast<const float*>(x.host_row(m)));

@@ -40,7 +40,7 @@ struct QRow {
 class QActs {
  public:
   // Sizes the buffers for M rows of K values (K % 64 == 0); grows only, so a steady decode
-  // loop allocates nothing. nibble_order: also fill QRow::qn/dln/nsn (the q4_0 row kernels read
+  // loop allocates nothing. nibble_order: also fill QRow::qn/dln/nsn (the AVX-512 q4_0 row kernel reads
   // them); otherwise those pointers are null.
   void resize(int64_t M, int64_t K, bool nibble_order);
   // Quantizes row m from K f32 values; threads may fill different rows.
@@ -69,8 +69,8 @@ void q4_k_scales(const void* block, float* dsc, float* dmn);
 bool has_int8_kernel(DType t);
 
 // out[r·ldo + j] = Σ_k w_j[k] · x_r[k] for n weight rows w_j = w + j·ldw (K elements of type t
-// each) and R ≤ kMaxRows activation rows. The q4_0 kernels may read the rows' nibble-order
-// fields, so q4_0 activations come from QActs::resize(M, K, /*nibble_order=*/true).
+// each) and R ≤ kMaxRows activation rows. A q4_0 kernel whose table sets q4_0_nibble_order
+// reads the rows' nibble-order fields, so its activations come from QActs::resize(M, K, true).
 constexpr int kMaxRows = 4;
 using RowDotFn = void (*)(const uint8_t* w, size_t ldw, int64_t n, const QRow* x, int R, int64_t K,
                           float* out, size_t ldo);
@@ -119,6 +119,8 @@ struct Kernels {
   GegluFn geglu;
   SoftcapFn softcap;
   GemmFn gemm_q4_0 = nullptr, gemm_q8_0 = nullptr, gemm_q4_k = nullptr, gemm_q6_k = nullptr;
+  // The q4_0 row kernel reads QRow::qn/dln/nsn (QActs::resize(..., nibble_order=true)).
+  bool q4_0_nibble_order = false;
   RowDotFn int8(DType t) const;
   FloatDotFn fp(DType t) const;
   GemmFn gemm(DType t) const;  // nullptr where this ISA has none

@@ -700,7 +700,8 @@ const Kernels& kernels_avx512() {
                          &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
                          &attn_dot,        &attn_axpy,         &exp_sum,           &geglu,
                          &softcap,
-                         &gemm<Q4_0>,      &gemm<Q8_0>,        &gemm<Q4_K>,        &gemm<Q6_K>};
+                         &gemm<Q4_0>,      &gemm<Q8_0>,        &gemm<Q4_K>,        &gemm<Q6_K>,
+                         /*q4_0_nibble_order=*/true};
   return k;
 }
 
