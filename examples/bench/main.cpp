@@ -1,7 +1,7 @@
 // gemma12b-bench: synthetic full-size Gemma 4 12B files and llama-bench-style measurements.
 //   gemma12b-bench --make-synthetic PATH [--type q4_0|q4_k|q8_0|f16] [--seed N] [-t N]
 //   gemma12b-bench --make-synthetic-mmproj PATH [--mmproj-type f16|f32] [--seed N] [-t N]
-//   gemma12b-bench --ops [-t N] [-r N]   (the matmul kernels alone at the 12B's shapes)
+//   gemma12b-bench --ops [--op matmul|attention] [-t N] [-r N]   (CPU kernels alone, 12B shapes)
 //   gemma12b-bench -m MODEL.gguf [--mmproj MMPROJ.gguf] [-t N] [-p 512] [-n 128] [-r 3]
 //                  [--depths 4096,32768] [--json] ...
 // Prints a table (stdout), progress (stderr) and, with --json, one JSON line (the last line of
@@ -41,8 +41,9 @@ const char* kUsage = R"(usage:
       write a 12B-shaped mmproj GGUF (gemma4uv + gemma4ua) with random weights (default f16)
   gemma12b-bench -m MODEL [options]
       measure the model (and the mmproj's embedders)
-  gemma12b-bench --ops [-t N] [-r N]
-      time the CPU matmul alone at the 12B's FFN shapes for each weight type and 1, 4, 512 rows
+  gemma12b-bench --ops [--op matmul|attention] [-t N] [-r N]
+      time CPU kernels alone: the matmul at the 12B's FFN shapes for each weight type and 1, 4,
+      512 rows; attention (f16 K/V) at the full and sliding layers' decode and verify shapes
 
 options:
   -m, --model PATH       GGUF file or HF safetensors directory
@@ -75,7 +76,7 @@ bool parse(int argc, char** argv, Args* a, std::string* err) {
   static const std::vector<std::string> kValues = {
       "--model", "--mmproj", "--threads", "--n-prompt", "--n-gen", "--reps", "--depths", "--depth-n",
       "--depth-fill", "--depth-budget", "--ubatch", "--kv-type", "--bw-mib", "--seed", "--make-synthetic",
-      "--make-synthetic-mmproj", "--type", "--embd-type", "--mmproj-type"};
+      "--make-synthetic-mmproj", "--type", "--embd-type", "--mmproj-type", "--op"};
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
     if (kAlias.count(k)) k = kAlias.at(k);
@@ -286,6 +287,7 @@ int main(int argc, char** argv) {
   for (const char* k : {"--type", "--embd-type", "--mmproj-type"}) {
     if (a.values.count(k)) return fail(std::string(k) + " only applies to --make-synthetic*", 2);
   }
+  if (a.values.count("--op") && !a.flags.count("--ops")) return fail("--op only applies to --ops", 2);
   if (a.flags.count("--ops")) {
     b::OpsOptions oo;
     int64_t threads = 0, reps = oo.reps;
@@ -294,6 +296,13 @@ int main(int argc, char** argv) {
     }
     oo.threads = static_cast<int>(threads);
     oo.reps = static_cast<int>(reps);
+    if (auto op = a.values.find("--op"); op != a.values.end()) {
+      if (op->second != "matmul" && op->second != "attention") {
+        return fail("--op: '" + op->second + "' is not one of matmul, attention", 2);
+      }
+      oo.matmul = op->second == "matmul";
+      oo.attention = op->second == "attention";
+    }
     return b::run_ops_bench(oo);
   }
   auto m = a.values.find("--model");

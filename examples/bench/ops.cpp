@@ -24,19 +24,12 @@ constexpr Shape kShapes[] = {{"ffn_up", 15360, 3840}, {"ffn_down", 3840, 15360}}
 // Enough distinct weight copies that a pass never finds the previous one in cache.
 constexpr size_t kRotateBytes = size_t{512} << 20;
 
-}  // namespace
+int op_failed(const Status& st) {
+  std::fprintf(stderr, "gemma12b-bench: %s\n", std::string(st.message()).c_str());
+  return 1;
+}
 
-int run_ops_bench(const OpsOptions& o) {
-  DeviceOptions dopt;
-  dopt.n_threads = o.threads;
-  auto dev = create_device("cpu", dopt);
-  if (!dev.ok()) {
-    std::fprintf(stderr, "gemma12b-bench: %s\n", std::string(dev.status().message()).c_str());
-    return 1;
-  }
-  auto stream = (*dev)->create_stream();
-  if (!stream.ok()) return 1;
-  std::mt19937 rng(1);
+int matmul_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt19937& rng) {
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
   std::printf("| %-6s | %-9s | %-12s | %4s | %18s | %10s | %10s |\n", "type", "shape", "N x K", "M", "ms", "GB/s (w)", "GOP/s");
   std::printf("|--------|-----------|--------------|------|--------------------|------------|------------|\n");
@@ -48,7 +41,7 @@ int run_ops_bench(const OpsOptions& o) {
       std::vector<float> row(s.K);
       std::vector<uint8_t> qrow(row_size(t, s.K));
       for (int c = 0; c < copies; ++c) {
-        auto b = (*dev)->create_buffer(wbytes);
+        auto b = dev.create_buffer(wbytes);
         if (!b.ok()) return 1;
         // One random row quantized and repeated: the kernels' speed does not depend on values.
         for (float& v : row) v = uni(rng);
@@ -58,8 +51,8 @@ int run_ops_bench(const OpsOptions& o) {
         ws.push_back(std::move(*b));
       }
       for (int64_t M : o.rows) {
-        auto xb = (*dev)->create_buffer(M * s.K * sizeof(float));
-        auto db = (*dev)->create_buffer(M * s.N * sizeof(float));
+        auto xb = dev.create_buffer(M * s.K * sizeof(float));
+        auto db = dev.create_buffer(M * s.N * sizeof(float));
         if (!xb.ok() || !db.ok()) return 1;
         float* x = static_cast<float*>((*xb)->map());
         for (int64_t i = 0; i < M * s.K; ++i) x[i] = uni(rng);
@@ -71,13 +64,10 @@ int run_ops_bench(const OpsOptions& o) {
         for (int r = -1; r < reps; ++r) {
           const TensorView wv = TensorView::contiguous(ws[(r + 1) % copies].get(), 0, t, {s.N, s.K});
           const auto t0 = std::chrono::steady_clock::now();
-          Status st = ops::matmul(**stream, dv, xv, wv);
-          if (st.ok()) st = (*stream)->synchronize();
+          Status st = ops::matmul(stream, dv, xv, wv);
+          if (st.ok()) st = stream.synchronize();
           const auto t1 = std::chrono::steady_clock::now();
-          if (!st.ok()) {
-            std::fprintf(stderr, "gemma12b-bench: %s\n", std::string(st.message()).c_str());
-            return 1;
-          }
+          if (!st.ok()) return op_failed(st);
           if (r >= 0) ms.v.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
         }
         const double sec = ms.mean() / 1e3;
@@ -90,6 +80,93 @@ int run_ops_bench(const OpsOptions& o) {
       }
     }
   }
+  return 0;
+}
+
+struct AttnShape {
+  const char* what;
+  int64_t T, Hq, Hkv, D, S;
+  int32_t window;
+};
+// The 12B's attention at decode (T 1) and a 4-row verify step: full layers (16 query heads on one
+// 512-wide KV head, every position visible) at 4K and 32K keys; sliding layers (8 KV heads of 256,
+// window 1024) on their ring of window + ubatch slots.
+constexpr AttnShape kAttnShapes[] = {
+    {"full", 1, 16, 1, 512, 4096, 0},        {"full", 1, 16, 1, 512, 32768, 0},
+    {"full", 4, 16, 1, 512, 32768, 0},       {"sliding", 1, 16, 8, 256, 1536, 1024},
+    {"sliding", 4, 16, 8, 256, 1536, 1024},
+};
+
+int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::printf("\n| %-7s | %2s | %-12s | %6s | %18s | %10s | %10s |\n", "attn", "T", "Hq/Hkv x D", "keys", "ms",
+              "GB/s (kv)", "GFLOP/s");
+  std::printf("|---------|----|--------------|--------|--------------------|------------|------------|\n");
+  for (const AttnShape& a : kAttnShapes) {
+    const int64_t kv_elems = a.S * a.Hkv * a.D;
+    auto qb = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
+    auto kb = dev.create_buffer(kv_elems * sizeof(uint16_t));
+    auto vb = dev.create_buffer(kv_elems * sizeof(uint16_t));
+    auto ob = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
+    auto qpb = dev.create_buffer(a.T * sizeof(int32_t));
+    auto kpb = dev.create_buffer(a.S * sizeof(int32_t));
+    if (!qb.ok() || !kb.ok() || !vb.ok() || !ob.ok() || !qpb.ok() || !kpb.ok()) return 1;
+    float* q = static_cast<float*>((*qb)->map());
+    for (int64_t i = 0; i < a.T * a.Hq * a.D; ++i) q[i] = nd(rng);
+    for (auto* b : {kb->get(), vb->get()}) {
+      uint16_t* p = static_cast<uint16_t*>(b->map());
+      for (int64_t i = 0; i < kv_elems; ++i) p[i] = f32_to_f16(nd(rng));
+    }
+    // Keys hold positions 0 .. S-1 (a ring in position order); the queries are the next T positions.
+    int32_t* kp = static_cast<int32_t*>((*kpb)->map());
+    for (int64_t s = 0; s < a.S; ++s) kp[s] = static_cast<int32_t>(s);
+    int32_t* qp = static_cast<int32_t*>((*qpb)->map());
+    for (int64_t t = 0; t < a.T; ++t) qp[t] = static_cast<int32_t>(a.S + t);
+    ops::AttentionArgs args;
+    args.q = TensorView::contiguous(qb->get(), 0, DType::kF32, {a.T, a.Hq, a.D});
+    args.k = TensorView::contiguous(kb->get(), 0, DType::kF16, {a.S, a.Hkv, a.D});
+    args.v = TensorView::contiguous(vb->get(), 0, DType::kF16, {a.S, a.Hkv, a.D});
+    args.qpos = TensorView::contiguous(qpb->get(), 0, DType::kI32, {a.T});
+    args.kpos = TensorView::contiguous(kpb->get(), 0, DType::kI32, {a.S});
+    args.scale = 1.0f;
+    args.window = a.window;
+    const TensorView out = TensorView::contiguous(ob->get(), 0, DType::kF32, {a.T, a.Hq, a.D});
+    Stat ms;
+    for (int r = -1; r < o.reps * 4; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      Status st = ops::attention(stream, out, args);
+      if (st.ok()) st = stream.synchronize();
+      const auto t1 = std::chrono::steady_clock::now();
+      if (!st.ok()) return op_failed(st);
+      if (r >= 0) ms.v.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    // Keys each query row sees (the window bounds sliding rows), two multiply-adds per head and dim.
+    const int64_t seen = a.window > 0 ? std::min<int64_t>(a.window, a.S) : a.S;
+    const double sec = ms.mean() / 1e3;
+    std::printf("| %-7s | %2lld | %2lld/%lld x %-4lld | %6lld | %18s | %10.1f | %10.1f |\n", a.what,
+                static_cast<long long>(a.T), static_cast<long long>(a.Hq), static_cast<long long>(a.Hkv),
+                static_cast<long long>(a.D), static_cast<long long>(a.S),
+                absl::StrFormat("%.3f ± %.3f", ms.mean(), ms.sd()).c_str(), 2.0 * kv_elems * 2 / sec / 1e9,
+                4.0 * a.T * a.Hq * seen * a.D / sec / 1e9);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_ops_bench(const OpsOptions& o) {
+  DeviceOptions dopt;
+  dopt.n_threads = o.threads;
+  auto dev = create_device("cpu", dopt);
+  if (!dev.ok()) return op_failed(dev.status());
+  auto stream = (*dev)->create_stream();
+  if (!stream.ok()) return op_failed(stream.status());
+  std::mt19937 rng(1);
+  if (o.matmul) {
+    if (int rc = matmul_table(**dev, **stream, o, rng)) return rc;
+  }
+  if (o.attention) return attention_table(**dev, **stream, o, rng);
   return 0;
 }
 

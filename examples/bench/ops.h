@@ -1,7 +1,8 @@
 // gemma12b-bench --ops: the CPU backend's matmul alone at the 12B's shapes, per weight type and
 // row count (1: decode, 4: a speculative verify step, 512: prefill), with weights rotated through
 // more memory than the caches hold, as decode sees them. Reports time, weight bytes per second
-// (the decode bound's currency) and arithmetic rate.
+// (the decode bound's currency) and arithmetic rate. Then attention at decode / verify with f16
+// K/V at the full and sliding layers' shapes: time, K/V bytes per second, arithmetic rate.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@ struct OpsOptions {
   int reps = 5;
   std::vector<DType> types = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K, DType::kF16};
   std::vector<int64_t> rows = {1, 4, 512};
+  bool matmul = true, attention = true;  // which tables to print
   std::function<void(const std::string&)> log;
 };
 
