@@ -33,14 +33,6 @@ const float* row_f32(const TensorView& t, int64_t r, std::vector<float>& tmp) {
   return out;
 }
 
-// i32 inputs (ids, positions, block ids) are small contiguous vectors: read them in place, so
-// the decode step allocates nothing here.
-const int32_t* i32_data(const TensorView& t, std::vector<int32_t>& fallback) {
-  if (t.is_contiguous()) return t.data<int32_t>();
-  fallback = read_i32(t);
-  return fallback.data();
-}
-
 float dot(const float* a, const float* b, int64_t n) {
   // Eight independent partial sums let the compiler vectorize without -ffast-math.
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -224,9 +216,6 @@ void for_rows(ThreadPool& pool, int64_t rows, F fn) {
   });
 }
 
-const float* f32_row(const TensorView& t, int64_t r) { return reinterpret_cast<const float*>(t.host_row(r)); }
-float* f32_row_mut(const TensorView& t, int64_t r) { return reinterpret_cast<float*>(t.host_row(r)); }
-
 Status norm(const Op& op, ThreadPool& pool, bool layer) {
   const TensorView& x = op.src[0];
   const int64_t D = x.row_len();
@@ -289,152 +278,6 @@ Status rope(const Op& op, ThreadPool& pool) {
       if (out != in) std::memcpy(out + n_rot, in + n_rot, (D - n_rot) * sizeof(float));
     }
   });
-  return OkStatus();
-}
-
-// Attention, flash-decoding style: one work item is a KV head's G = Hq/Hkv queries of one row
-// over a range of keys (each key row is read once for all G heads), in blocks of kKeyBlock keys
-// with an online softmax. When rows x KV heads are fewer than the threads (decode: one row, 1 or
-// 8 KV heads), the keys are split into chunks whose partial (max, sum, accumulator) are merged.
-constexpr int64_t kKeyBlock = kAttnBlock;
-
-struct AttnPartial {
-  float* m;    // [G]
-  float* l;    // [G]
-  float* acc;  // [G][Dv]
-};
-
-Status attention(const Op& op, const Context& ctx) {
-  const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
-  const int64_t T = q.dim(0), Hq = q.dim(1), D = q.dim(2), S = k.dim(0), Hkv = k.dim(1);
-  const int64_t Dv = v.dim(2), G = Hq / Hkv;
-  std::vector<int32_t> t3, t4, t5, t6;
-  const int32_t* qpos = i32_data(op.src[3], t3);
-  const int32_t* kpos = i32_data(op.src[4], t4);
-  const bool blocks = op.src[5].valid();
-  const int32_t* qblock = blocks ? i32_data(op.src[5], t5) : nullptr;
-  const int32_t* kblock = blocks ? i32_data(op.src[6], t6) : nullptr;
-  const int32_t window = op.params.window;
-  const float scale = op.params.scale;
-  const Kernels& kn = ctx.kernels;
-  const int threads = ctx.pool.n_threads();
-  const int64_t items = T * Hkv;
-  const int64_t chunks = items >= 2 * threads ? 1 : std::clamp<int64_t>((2 * threads + items - 1) / items, 1, std::max<int64_t>(1, S / 256));
-  // Partial results of chunked items (the caller's scratch; workers write disjoint parts).
-  thread_local std::vector<float> partial_scratch;
-  if (chunks > 1) partial_scratch.resize(items * chunks * G * (Dv + 2));
-  float* partials = partial_scratch.data();
-
-  ctx.pool.parallel_for(items * chunks, [&](int64_t b, int64_t e, int) {
-    thread_local std::vector<float> qbuf, sc, kt, vt, acc_local, ml_local;
-    qbuf.resize(G * D);
-    sc.resize(G * kKeyBlock);
-    int32_t idx[kKeyBlock];
-    const void* rows[kKeyBlock];
-    // rows[j] = row idx[j] of KV head hk of t (K or V): f32 and f16 rows in place, q8_0 rows
-    // dequantized into tmp.
-    auto gather = [&](const TensorView& t, int n, int64_t hk, std::vector<float>& tmp) {
-      const bool direct = t.dtype == DType::kF32 || t.dtype == DType::kF16;
-      const int64_t w = t.row_len();
-      if (!direct) tmp.resize(kKeyBlock * w);
-      for (int j = 0; j < n; ++j) {
-        const int64_t r = idx[j] * Hkv + hk;
-        if (direct) {
-          rows[j] = t.host_row(r);
-        } else {
-          dequantize_row(t.dtype, t.host_row(r), &tmp[j * w], w);
-          rows[j] = &tmp[j * w];
-        }
-      }
-    };
-    for (int64_t it = b; it < e; ++it) {
-      const int64_t item = it / chunks, c = it % chunks;
-      const int64_t t = item / Hkv, hk = item % Hkv;
-      const int64_t s0 = S * c / chunks, s1 = S * (c + 1) / chunks;
-      // The G query rows, pre-scaled.
-      for (int64_t g = 0; g < G; ++g) {
-        const float* qr = f32_row(q, t * Hq + hk * G + g);
-        for (int64_t i = 0; i < D; ++i) qbuf[g * D + i] = qr[i] * scale;
-      }
-      AttnPartial out;
-      if (chunks > 1) {
-        float* base = partials + it * G * (Dv + 2);
-        out = {base, base + G, base + 2 * G};
-      } else {
-        acc_local.resize(G * Dv);
-        ml_local.resize(2 * G);
-        out = {ml_local.data(), ml_local.data() + G, acc_local.data()};
-      }
-      for (int64_t g = 0; g < G; ++g) {
-        out.m[g] = -std::numeric_limits<float>::infinity();
-        out.l[g] = 0.0f;
-      }
-      std::fill(out.acc, out.acc + G * Dv, 0.0f);
-      for (int64_t sb = s0; sb < s1; sb += kKeyBlock) {
-        int n = 0;
-        for (int64_t s = sb; s < std::min(s1, sb + kKeyBlock); ++s) {
-          const bool in_block = blocks && qblock[t] >= 0 && qblock[t] == kblock[s];
-          const bool visible = kpos[s] >= 0 && (kpos[s] <= qpos[t] || in_block) &&
-                               (window <= 0 || qpos[t] - kpos[s] < window);
-          if (visible) idx[n++] = static_cast<int32_t>(s);
-        }
-        if (n == 0) continue;
-        // Scores sc[g][j] of the visible keys.
-        gather(k, n, hk, kt);
-        kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, k.dtype == DType::kF16, sc.data(),
-                    static_cast<int>(kKeyBlock));
-        // Online softmax: raise each head's running max, rescale its sums, exponentiate.
-        for (int64_t g = 0; g < G; ++g) {
-          float* sg = &sc[g * kKeyBlock];
-          float mx = out.m[g];
-          for (int j = 0; j < n; ++j) mx = std::max(mx, sg[j]);
-          if (mx > out.m[g]) {
-            const float f = std::exp(out.m[g] - mx);  // 0 when the old max is -inf
-            out.l[g] *= f;
-            for (int64_t i = 0; i < Dv; ++i) out.acc[g * Dv + i] *= f;
-            out.m[g] = mx;
-          }
-          out.l[g] += kn.exp_sum(sg, n, mx);
-        }
-        gather(v, n, hk, vt);
-        kn.attn_axpy(out.acc, static_cast<int>(G), Dv, sc.data(), static_cast<int>(kKeyBlock), rows, n,
-                     v.dtype == DType::kF16);
-      }
-      if (chunks == 1) {
-        for (int64_t g = 0; g < G; ++g) {
-          float* o = f32_row_mut(op.dst, t * Hq + hk * G + g);
-          const float inv = out.l[g] > 0.0f ? 1.0f / out.l[g] : 0.0f;
-          for (int64_t i = 0; i < Dv; ++i) o[i] = out.acc[g * Dv + i] * inv;
-        }
-      }
-    }
-  });
-  if (chunks > 1) {
-    // Merge the chunks of each (row, head): weights exp(m_c − max_c m_c).
-    ctx.pool.parallel_for(T * Hq, [&](int64_t b, int64_t e, int) {
-      for (int64_t th = b; th < e; ++th) {
-        const int64_t t = th / Hq, h = th % Hq, hk = h / G, g = h % G;
-        const int64_t item = t * Hkv + hk;
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t c = 0; c < chunks; ++c) mx = std::max(mx, partials[(item * chunks + c) * G * (Dv + 2) + g]);
-        float* o = f32_row_mut(op.dst, th);
-        std::fill(o, o + Dv, 0.0f);
-        float den = 0.0f;
-        if (mx != -std::numeric_limits<float>::infinity()) {
-          for (int64_t c = 0; c < chunks; ++c) {
-            const float* base = partials + (item * chunks + c) * G * (Dv + 2);
-            if (base[g] == -std::numeric_limits<float>::infinity()) continue;
-            const float w = std::exp(base[g] - mx);
-            den += base[G + g] * w;
-            const float* a = base + 2 * G + g * Dv;
-            for (int64_t i = 0; i < Dv; ++i) o[i] += a[i] * w;
-          }
-        }
-        const float inv = den > 0.0f ? 1.0f / den : 0.0f;
-        for (int64_t i = 0; i < Dv; ++i) o[i] *= inv;
-      }
-    });
-  }
   return OkStatus();
 }
 
@@ -530,6 +373,12 @@ Status softcap(const Op& op, const Context& ctx) {
 }
 
 }  // namespace
+
+const int32_t* i32_data(const TensorView& t, std::vector<int32_t>& fallback) {
+  if (t.is_contiguous()) return t.data<int32_t>();
+  fallback = read_i32(t);
+  return fallback.data();
+}
 
 Status execute(const Op& op, const Context& ctx) {
   ThreadPool& pool = ctx.pool;

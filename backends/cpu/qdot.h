@@ -102,6 +102,23 @@ using AttnAxpyFn = void (*)(float* acc, int G, int64_t D, const float* p, int ld
                             bool f16);
 using ExpSumFn = float (*)(float* x, int64_t n, float m);
 
+// Lane-major attention ("query rows in lanes"), for R query rows that share one KV head (the G
+// heads of one or more rows), R a multiple of kAttnLanes; padding lanes carry zero queries. The
+// queries are stored transposed, qt[i·R + r]; scores and weights s[j·R + r]; the accumulator
+// transposed, acc[i·R + r]; keys and values are rows k[j], v[j] as for attn_dot. A key element
+// is broadcast against a vector of 16 query rows, so there are no horizontal sums and the
+// softmax runs on whole vectors.
+//   attn_dot_lanes:     s[j·R + r] = Σ_i qt[i·R + r] · k[j][i]
+//   attn_softmax_lanes: per lane r, the online-softmax step over the block: m' = max(m[r], max_j s);
+//                       with μ = m' (0 when m' = −inf): s = exp(s − μ) (−inf gives 0),
+//                       f[r] = exp(m[r] − μ) (0 when m[r] = −inf), l[r] = l[r]·f[r] + Σ_j s, m[r] = m'
+//   attn_axpy_lanes:    acc[i·R + r] = acc[i·R + r]·f[r] + Σ_j s[j·R + r] · v[j][i]
+constexpr int kAttnLanes = 16;
+using AttnDotLanesFn = void (*)(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s);
+using AttnSoftmaxLanesFn = void (*)(float* s, int n, int R, float* m, float* l, float* f);
+using AttnAxpyLanesFn = void (*)(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v,
+                                 bool f16, int n);
+
 // Element-wise activations over n values (out may alias the inputs), tanh to within a few ulp
 // (the scalar path calls std::tanh):
 //   geglu:   out[i] = gelu_tanh(g[i]) · u[i], gelu_tanh(z) = 0.5 z (1 + tanh(√(2/π)(z + 0.044715 z³)))
@@ -121,6 +138,9 @@ struct Kernels {
   GemmFn gemm_q4_0 = nullptr, gemm_q8_0 = nullptr, gemm_q4_k = nullptr, gemm_q6_k = nullptr;
   // The q4_0 row kernel reads QRow::qn/dln/nsn (QActs::resize(..., nibble_order=true)).
   bool q4_0_nibble_order = false;
+  AttnDotLanesFn attn_dot_lanes = nullptr;
+  AttnSoftmaxLanesFn attn_softmax_lanes = nullptr;
+  AttnAxpyLanesFn attn_axpy_lanes = nullptr;
   RowDotFn int8(DType t) const;
   FloatDotFn fp(DType t) const;
   GemmFn gemm(DType t) const;  // nullptr where this ISA has none
@@ -132,5 +152,7 @@ const Kernels& kernels(Isa isa);
 const Kernels& kernels_scalar();
 const Kernels& kernels_avx2();
 const Kernels& kernels_avx512();
+// Fills the attention entries of the AVX-512 table (attn_avx512.cpp).
+void set_attention_avx512(Kernels* k);
 
 }  // namespace gemma12b::cpu

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "core/quant.h"
+#include "cpu/attn_lanes_generic.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_rows.h"
 
@@ -327,10 +328,16 @@ void softcap(const float* x, float* out, int64_t n, float cap) {
 }  // namespace
 
 const Kernels& kernels_avx2() {
-  static const Kernels k{Isa::kAvx2,    &rowdot<Q4_0>,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
-                         &rowdot<Q6_K>, &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
-                         &attn_dot,     &attn_axpy,         &exp_sum,
-                         &geglu,        &softcap};
+  static const Kernels k = [] {
+    Kernels t{Isa::kAvx2,    &rowdot<Q4_0>,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
+              &rowdot<Q6_K>, &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
+              &attn_dot,     &attn_axpy,         &exp_sum,
+              &geglu,        &softcap};
+    t.attn_dot_lanes = &lanes::attn_dot_lanes<&h2f>;
+    t.attn_softmax_lanes = &lanes::attn_softmax_lanes;
+    t.attn_axpy_lanes = &lanes::attn_axpy_lanes<&h2f>;
+    return t;
+  }();
   return k;
 }
 

@@ -1,11 +1,14 @@
 // The AVX-512 VNNI path of qdot.h. Compiled with -mavx512f/bw/vl/dq/vnni, -mfma, -mf16c and only
 // called after detect_isa() found them. This file uses nothing inline from shared headers (an
-// inline function compiled here could be picked by the linker for callers on older processors).
+// inline function compiled here could be picked by the linker for callers on older processors)
+// except simd_avx512.h, whose unnamed namespace keeps its copies here. The attention kernels are
+// in attn_avx512.cpp.
 #include <immintrin.h>
 
 #include "core/quant.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_rows.h"
+#include "cpu/simd_avx512.h"
 
 namespace gemma12b::cpu {
 namespace {
@@ -110,17 +113,6 @@ struct Q6_K {
   }
   static __m256 mins(const State&) { return _mm256_setzero_ps(); }
 };
-
-inline float hsum256(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
-
-// (Not _mm512_reduce_add_ps: GCC 12 warns inside it under -Werror.)
-inline float hsum512(__m512 v) {
-  return hsum256(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
-}
 
 // NR weight rows against R activation rows: the activation-side vectors (bytes, offset term,
 // lane scales) are loaded once per chunk for all NR rows, and NR independent weight streams keep
@@ -531,122 +523,6 @@ void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R,
   });
 }
 
-// ---- attention pieces ----
-inline __m512 load_kv(const void* p, bool f16, int64_t i, __mmask16 m) {
-  if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(p) + i));
-  return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
-}
-
-inline __mmask16 tail_mask(int64_t D, int64_t i) {
-  return D - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (D - i)) - 1);
-}
-
-// Scores of GT heads x JT keys, accumulated in GT·JT registers over D: each key chunk is loaded
-// (and converted from f16) once per GT heads, each query chunk once per JT keys.
-template <int GT, int JT>
-void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds) {
-  __m512 acc[GT][JT];
-  for (int g = 0; g < GT; ++g) {
-    for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_setzero_ps();
-  }
-  for (int64_t i = 0; i < D; i += 16) {
-    const __mmask16 m = tail_mask(D, i);
-    __m512 kv[JT];
-    for (int j = 0; j < JT; ++j) kv[j] = load_kv(k[j], f16, i, m);
-    for (int g = 0; g < GT; ++g) {
-      const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + i);
-      for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_fmadd_ps(qv, kv[j], acc[g][j]);
-    }
-  }
-  for (int g = 0; g < GT; ++g) {
-    for (int j = 0; j < JT; ++j) s[g * lds + j] = hsum512(acc[g][j]);
-  }
-}
-
-template <int GT, int JT>
-void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, bool f16, float* s, int lds) {
-  int j = 0;
-  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT>(q, D, k + j, f16, s + j, lds);
-  for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, f16, s + j, lds);
-}
-
-void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s, int lds) {
-  int g = 0;
-  for (; g + 4 <= G; g += 4) attn_dot_heads<4, 4>(q + g * D, D, k, n, f16, s + g * lds, lds);
-  for (; g + 2 <= G; g += 2) attn_dot_heads<2, 8>(q + g * D, D, k, n, f16, s + g * lds, lds);
-  for (; g < G; ++g) attn_dot_heads<1, 8>(q + g * D, D, k, n, f16, s + g * lds, lds);
-}
-
-// acc[g][i0 .. i0 + 16·CT) += Σ_j p[g][j] · v[j][..] for GT heads: the GT x CT accumulator tile
-// stays in registers for the whole block of keys and is stored once.
-template <int GT, int CT>
-void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, const void* const* v, int n,
-                    bool f16) {
-  __m512 a[GT][CT];
-  __mmask16 m[CT];
-  for (int c = 0; c < CT; ++c) m[c] = tail_mask(D, i0 + 16 * c);
-  for (int g = 0; g < GT; ++g) {
-    for (int c = 0; c < CT; ++c) a[g][c] = _mm512_maskz_loadu_ps(m[c], acc + g * D + i0 + 16 * c);
-  }
-  for (int j = 0; j < n; ++j) {
-    __m512 vv[CT];
-    for (int c = 0; c < CT; ++c) vv[c] = load_kv(v[j], f16, i0 + 16 * c, m[c]);
-    for (int g = 0; g < GT; ++g) {
-      const __m512 pg = _mm512_set1_ps(p[g * ldp + j]);
-      for (int c = 0; c < CT; ++c) a[g][c] = _mm512_fmadd_ps(pg, vv[c], a[g][c]);
-    }
-  }
-  for (int g = 0; g < GT; ++g) {
-    for (int c = 0; c < CT; ++c) _mm512_mask_storeu_ps(acc + g * D + i0 + 16 * c, m[c], a[g][c]);
-  }
-}
-
-template <int GT>
-void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
-  constexpr int CT = GT >= 8 ? 2 : 8;  // 16 (8 for one head) accumulators + the CT value chunks
-  int64_t i = 0;
-  for (; i + 16 * CT <= D; i += 16 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, f16);
-  for (; i < D; i += 16) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, f16);
-}
-
-void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
-  int g = 0;
-  for (; g + 8 <= G; g += 8) attn_axpy_heads<8>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
-  for (; g + 2 <= G; g += 2) attn_axpy_heads<2>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
-  for (; g < G; ++g) attn_axpy_heads<1>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
-}
-
-// exp(x) for x ≤ 0: Cody-Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial
-// (Cephes expf coefficients, ~1 ulp) and scalef for the 2^n.
-inline __m512 exp512(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
-}
-
-float exp_sum(float* x, int64_t n, float m) {
-  __m512 sum = _mm512_setzero_ps();
-  const __m512 mv = _mm512_set1_ps(m), ninf = _mm512_set1_ps(-__builtin_inff());
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
-    const __mmask16 live = _mm512_mask_cmp_ps_mask(k, v, ninf, _CMP_NEQ_OQ);
-    const __m512 e = _mm512_maskz_mov_ps(live, exp512(_mm512_sub_ps(v, mv)));
-    _mm512_mask_storeu_ps(x + i, k, e);
-    sum = _mm512_add_ps(sum, e);
-  }
-  return hsum512(sum);
-}
-
 // tanh to ~2 ulp (Cephes tanhf): an odd polynomial below |x| = 0.625, (1 − e)/(1 + e) with
 // e = exp(−2|x|) above (no cancellation there: e ≤ 0.29); NaN stays NaN.
 inline __m512 tanh512(__m512 x) {
@@ -664,10 +540,6 @@ inline __m512 tanh512(__m512 x) {
                                             _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
   const __m512 r = _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ), small);
   return _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
-}
-
-inline __mmask16 head_mask(int64_t n, int64_t i) {
-  return n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
 }
 
 void geglu(const float* g, const float* u, float* out, int64_t n) {
@@ -692,16 +564,20 @@ void softcap(const float* x, float* out, int64_t n, float cap) {
 }  // namespace
 
 const Kernels& kernels_avx512() {
-  static const Kernels k{Isa::kAvx512,
-                         &rowdot_tiled<Q4_0Tile>,
-                         &rowdot_tiled<GenericTile<Q8_0>>,
-                         &rowdot_tiled<Q4_KTile>,
-                         &rowdot_tiled<GenericTile<Q6_K>>,
-                         &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
-                         &attn_dot,        &attn_axpy,         &exp_sum,           &geglu,
-                         &softcap,
-                         &gemm<Q4_0>,      &gemm<Q8_0>,        &gemm<Q4_K>,        &gemm<Q6_K>,
-                         /*q4_0_nibble_order=*/true};
+  static const Kernels k = [] {
+    Kernels t{Isa::kAvx512,
+              &rowdot_tiled<Q4_0Tile>,
+              &rowdot_tiled<GenericTile<Q8_0>>,
+              &rowdot_tiled<Q4_KTile>,
+              &rowdot_tiled<GenericTile<Q6_K>>,
+              &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
+              nullptr,          nullptr,            nullptr,            &geglu,
+              &softcap,
+              &gemm<Q4_0>,      &gemm<Q8_0>,        &gemm<Q4_K>,        &gemm<Q6_K>,
+              /*q4_0_nibble_order=*/true};
+    set_attention_avx512(&t);  // attn_avx512.cpp
+    return t;
+  }();
   return k;
 }
 

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/quant.h"
+#include "cpu/attn_lanes_generic.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_chunks.h"
 #include "cpu/qdot_rows.h"
@@ -124,19 +125,25 @@ void softcap(const float* x, float* out, int64_t n, float cap) {
 }  // namespace
 
 const Kernels& kernels_scalar() {
-  static const Kernels k{Isa::kScalar,
-                         &rowdot<chunks::Q4_0>,
-                         &rowdot<chunks::Q8_0>,
-                         &rowdot<chunks::Q4_K>,
-                         &rowdot<chunks::Q6_K>,
-                         &fdot<DType::kF32>,
-                         &fdot<DType::kF16>,
-                         &fdot<DType::kBF16>,
-                         &attn_dot,
-                         &attn_axpy,
-                         &exp_sum,
-                         &geglu,
-                         &softcap};
+  static const Kernels k = [] {
+    Kernels t{Isa::kScalar,
+              &rowdot<chunks::Q4_0>,
+              &rowdot<chunks::Q8_0>,
+              &rowdot<chunks::Q4_K>,
+              &rowdot<chunks::Q6_K>,
+              &fdot<DType::kF32>,
+              &fdot<DType::kF16>,
+              &fdot<DType::kBF16>,
+              &attn_dot,
+              &attn_axpy,
+              &exp_sum,
+              &geglu,
+              &softcap};
+    t.attn_dot_lanes = &lanes::attn_dot_lanes<&chunks::h2f>;
+    t.attn_softmax_lanes = &lanes::attn_softmax_lanes;
+    t.attn_axpy_lanes = &lanes::attn_axpy_lanes<&chunks::h2f>;
+    return t;
+  }();
   return k;
 }
 

@@ -244,35 +244,39 @@ TEST_CASE("op: attention query with no visible key gives zeros") {
   // Query 0 at position 10 sees only empty slots and keys in its future; query 1 (position 100,
   // window 16) sees nothing within its window either except slot 3 (position 90); query 2 at
   // position 200 sees nothing inside its window; query 3 at position 5 (blocks) sees key 4 (block
-  // 9, position 60) only.
-  const AttnCase c{4, 6, 4, 2, 64, 64, DType::kF32, 16, true, 0.125f, 700};
-  AttnInputs in = make_attention_inputs(c);
-  in.qpos = {10, 100, 200, 5};
-  in.kpos = {-1, 11, 50, 90, 60, -1};
-  in.qblock = {-1, -1, -1, 9};
-  in.kblock = {-1, 2, -1, -1, 9, 9};
-  const double tol = attention_tol(c, in);
-  const std::vector<float> ref =
-      expect_close("attention with empty queries", [&](Env& env) { return run_attention(env, c, in); },
-                   [tol](size_t, double r) { return tol + 4.0 * kU * std::fabs(r); });
-  const int64_t row = c.Hq * c.Dv;
-  auto all_zero = [&](int64_t t) {
-    return std::all_of(ref.begin() + t * row, ref.begin() + (t + 1) * row, [](float e) { return e == 0.0f; });
-  };
-  CHECK(all_zero(0));
-  CHECK_FALSE(all_zero(1));
-  CHECK(all_zero(2));
-  CHECK_FALSE(all_zero(3));
-  // Every backend's results for the empty queries must be exact zeros, not NaN or garbage.
-  const std::vector<Outcome> outs = run_all("attention empty queries (exact zeros)",
-                                            [&](Env& env) { return run_attention(env, c, in); });
-  for (size_t k = 0; k < outs.size(); ++k) {
-    REQUIRE(outs[k].status.ok());
-    const std::vector<float> got = bytes_to_f32(outs[k].bytes);
-    for (int64_t t : {0, 2}) {
-      CHECK_MESSAGE(std::all_of(got.begin() + t * row, got.begin() + (t + 1) * row,
-                                [](float e) { return e == 0.0f; }),
-                    targets()[k].name, ": query ", t, " must be all zeros");
+  // 9, position 60) only. Over 2 KV heads: 2 query heads (the CPU backend's head-major path),
+  // 4 and 16 (its lane-major path: 4 rows x 2 heads padded to 16 lanes, 4 x 8 in 32 lanes).
+  for (int64_t Hq : {2, 4, 16}) {
+    CAPTURE(Hq);
+    const AttnCase c{4, 6, Hq, 2, 64, 64, DType::kF32, 16, true, 0.125f, static_cast<uint32_t>(700 + Hq)};
+    AttnInputs in = make_attention_inputs(c);
+    in.qpos = {10, 100, 200, 5};
+    in.kpos = {-1, 11, 50, 90, 60, -1};
+    in.qblock = {-1, -1, -1, 9};
+    in.kblock = {-1, 2, -1, -1, 9, 9};
+    const double tol = attention_tol(c, in);
+    const std::vector<float> ref =
+        expect_close("attention with empty queries", [&](Env& env) { return run_attention(env, c, in); },
+                     [tol](size_t, double r) { return tol + 4.0 * kU * std::fabs(r); });
+    const int64_t row = c.Hq * c.Dv;
+    auto all_zero = [&](int64_t t) {
+      return std::all_of(ref.begin() + t * row, ref.begin() + (t + 1) * row, [](float e) { return e == 0.0f; });
+    };
+    CHECK(all_zero(0));
+    CHECK_FALSE(all_zero(1));
+    CHECK(all_zero(2));
+    CHECK_FALSE(all_zero(3));
+    // Every backend's results for the empty queries must be exact zeros, not NaN or garbage.
+    const std::vector<Outcome> outs = run_all("attention empty queries (exact zeros)",
+                                              [&](Env& env) { return run_attention(env, c, in); });
+    for (size_t k = 0; k < outs.size(); ++k) {
+      REQUIRE(outs[k].status.ok());
+      const std::vector<float> got = bytes_to_f32(outs[k].bytes);
+      for (int64_t t : {0, 2}) {
+        CHECK_MESSAGE(std::all_of(got.begin() + t * row, got.begin() + (t + 1) * row,
+                                  [](float e) { return e == 0.0f; }),
+                      targets()[k].name, ": query ", t, " must be all zeros");
+      }
     }
   }
 }

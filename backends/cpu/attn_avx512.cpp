@@ -1,0 +1,274 @@
+// The AVX-512 attention kernels of qdot.h: the head-major pieces (attn_dot, attn_axpy, exp_sum)
+// for head groups too small to fill a vector, and the lane-major ones (16 query rows per vector)
+// that the full layers' 16-head groups, verify steps and prefill use. Compiled with the AVX-512
+// flags of qdot_avx512.cpp and only reached through its table.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "cpu/qdot.h"
+#include "cpu/simd_avx512.h"
+
+namespace gemma12b::cpu {
+namespace {
+
+// ---- head-major: G query heads x a block of keys, vectors along the head dim ----
+inline __m512 load_kv(const void* p, bool f16, int64_t i, __mmask16 m) {
+  if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(p) + i));
+  return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
+}
+
+// Scores of GT heads x JT keys, accumulated in GT·JT registers over D: each key chunk is loaded
+// (and converted from f16) once per GT heads, each query chunk once per JT keys.
+template <int GT, int JT>
+void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds) {
+  __m512 acc[GT][JT];
+  for (int g = 0; g < GT; ++g) {
+    for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_setzero_ps();
+  }
+  for (int64_t i = 0; i < D; i += 16) {
+    const __mmask16 m = head_mask(D, i);
+    __m512 kv[JT];
+    for (int j = 0; j < JT; ++j) kv[j] = load_kv(k[j], f16, i, m);
+    for (int g = 0; g < GT; ++g) {
+      const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + i);
+      for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_fmadd_ps(qv, kv[j], acc[g][j]);
+    }
+  }
+  for (int g = 0; g < GT; ++g) {
+    for (int j = 0; j < JT; ++j) s[g * lds + j] = hsum512(acc[g][j]);
+  }
+}
+
+template <int GT, int JT>
+void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, bool f16, float* s, int lds) {
+  int j = 0;
+  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT>(q, D, k + j, f16, s + j, lds);
+  for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, f16, s + j, lds);
+}
+
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s, int lds) {
+  int g = 0;
+  for (; g + 4 <= G; g += 4) attn_dot_heads<4, 4>(q + g * D, D, k, n, f16, s + g * lds, lds);
+  for (; g + 2 <= G; g += 2) attn_dot_heads<2, 8>(q + g * D, D, k, n, f16, s + g * lds, lds);
+  for (; g < G; ++g) attn_dot_heads<1, 8>(q + g * D, D, k, n, f16, s + g * lds, lds);
+}
+
+// acc[g][i0 .. i0 + 16·CT) += Σ_j p[g][j] · v[j][..] for GT heads: the GT x CT accumulator tile
+// stays in registers for the whole block of keys and is stored once.
+template <int GT, int CT>
+void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, const void* const* v, int n,
+                    bool f16) {
+  __m512 a[GT][CT];
+  __mmask16 m[CT];
+  for (int c = 0; c < CT; ++c) m[c] = head_mask(D, i0 + 16 * c);
+  for (int g = 0; g < GT; ++g) {
+    for (int c = 0; c < CT; ++c) a[g][c] = _mm512_maskz_loadu_ps(m[c], acc + g * D + i0 + 16 * c);
+  }
+  for (int j = 0; j < n; ++j) {
+    __m512 vv[CT];
+    for (int c = 0; c < CT; ++c) vv[c] = load_kv(v[j], f16, i0 + 16 * c, m[c]);
+    for (int g = 0; g < GT; ++g) {
+      const __m512 pg = _mm512_set1_ps(p[g * ldp + j]);
+      for (int c = 0; c < CT; ++c) a[g][c] = _mm512_fmadd_ps(pg, vv[c], a[g][c]);
+    }
+  }
+  for (int g = 0; g < GT; ++g) {
+    for (int c = 0; c < CT; ++c) _mm512_mask_storeu_ps(acc + g * D + i0 + 16 * c, m[c], a[g][c]);
+  }
+}
+
+template <int GT>
+void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
+  constexpr int CT = GT >= 8 ? 2 : 8;  // 16 (8 for one head) accumulators + the CT value chunks
+  int64_t i = 0;
+  for (; i + 16 * CT <= D; i += 16 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, f16);
+  for (; i < D; i += 16) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, f16);
+}
+
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
+  int g = 0;
+  for (; g + 8 <= G; g += 8) attn_axpy_heads<8>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
+  for (; g + 2 <= G; g += 2) attn_axpy_heads<2>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
+  for (; g < G; ++g) attn_axpy_heads<1>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
+}
+
+float exp_sum(float* x, int64_t n, float m) {
+  __m512 sum = _mm512_setzero_ps();
+  const __m512 mv = _mm512_set1_ps(m), ninf = _mm512_set1_ps(-__builtin_inff());
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+    const __mmask16 live = _mm512_mask_cmp_ps_mask(k, v, ninf, _CMP_NEQ_OQ);
+    const __m512 e = _mm512_maskz_mov_ps(live, exp512(_mm512_sub_ps(v, mv)));
+    _mm512_mask_storeu_ps(x + i, k, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  return hsum512(sum);
+}
+
+
+// ---- lane-major: 16 query rows per vector, keys and values broadcast (qdot.h) ----
+// f16 rows are converted 16 elements at a time into a small staging array that stays in L1 (a
+// separate conversion pass into a block-sized f32 buffer measured slower: its stores miss L1).
+
+// Scores of JT keys x RT vectors of 16 query rows, in JT·RT registers over the D dims: per 16
+// dims the JT keys' elements are staged as f32, then each query vector is loaded once per JT
+// keys and each staged element broadcast once per RT vectors.
+template <int JT, int RT>
+inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16, float* s) {
+  __m512 acc[JT][RT];
+  alignas(64) float st[2][JT][16];
+  float(*cur)[16] = st[0];
+#pragma GCC unroll 16
+  for (int jt = 0; jt < JT; ++jt) {
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) acc[jt][rt] = _mm512_setzero_ps();
+  }
+  auto step = [&](const float* q0, int ii) {
+    __m512 q[RT];
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) q[rt] = _mm512_loadu_ps(q0 + 16 * rt);
+#pragma GCC unroll 16
+    for (int jt = 0; jt < JT; ++jt) {
+      const __m512 b = _mm512_set1_ps(cur[jt][ii]);
+#pragma GCC unroll 4
+      for (int rt = 0; rt < RT; ++rt) acc[jt][rt] = _mm512_fmadd_ps(b, q[rt], acc[jt][rt]);
+    }
+  };
+  // Double-buffered: the next 16 dims are staged before this block's FMAs run, so the broadcast
+  // loads read stores that have long reached L1 (reading a 64-byte store back right away stalls
+  // on store forwarding).
+  auto stage = [&](int64_t i0) {
+    float(*dst)[16] = st[(i0 / 16) & 1];
+    const __mmask16 m = head_mask(D, i0);
+#pragma GCC unroll 16
+    for (int jt = 0; jt < JT; ++jt) _mm512_store_ps(dst[jt], load_kv(k[jt], f16, i0, m));
+  };
+  stage(0);
+  for (int64_t i0 = 0; i0 < D; i0 += 16) {
+    if (i0 + 16 < D) stage(i0 + 16);
+    cur = st[(i0 / 16) & 1];
+    const float* q0 = qt + i0 * R;
+    if (D - i0 >= 16) {
+#pragma GCC unroll 16
+      for (int ii = 0; ii < 16; ++ii) step(q0 + ii * R, ii);
+    } else {
+      for (int ii = 0; ii < D - i0; ++ii) step(q0 + ii * R, ii);
+    }
+  }
+#pragma GCC unroll 16
+  for (int jt = 0; jt < JT; ++jt) {
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) _mm512_storeu_ps(s + jt * R + 16 * rt, acc[jt][rt]);
+  }
+}
+
+template <int JT, int RT>
+void dot_lanes_keys(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s) {
+  int j = 0;
+  for (; j + JT <= n; j += JT) dot_lanes_tile<JT, RT>(qt, R, D, k + j, f16, s + j * R);
+  for (; j + 4 <= n; j += 4) dot_lanes_tile<4, RT>(qt, R, D, k + j, f16, s + j * R);
+  for (; j < n; ++j) dot_lanes_tile<1, RT>(qt, R, D, k + j, f16, s + j * R);
+}
+
+void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s) {
+  int r = 0;
+  for (; r + 64 <= R; r += 64) dot_lanes_keys<6, 4>(qt + r, R, D, k, f16, n, s + r);
+  for (; r + 32 <= R; r += 32) dot_lanes_keys<8, 2>(qt + r, R, D, k, f16, n, s + r);
+  for (; r < R; r += 16) dot_lanes_keys<16, 1>(qt + r, R, D, k, f16, n, s + r);
+}
+
+void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
+  const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
+  for (int r = 0; r < R; r += 16) {
+    const __m512 m_old = _mm512_loadu_ps(m + r);
+    __m512 mx = m_old;
+    for (int j = 0; j < n; ++j) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j * R + r));
+    // μ = m' where finite (0 where every score so far is −inf), f = exp(m − μ) where m is finite.
+    const __m512 mu = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(mx, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
+    const __mmask16 m_live = _mm512_cmp_ps_mask(m_old, ninf, _CMP_NEQ_OQ);
+    const __m512 fv = _mm512_maskz_mov_ps(m_live, exp512(_mm512_sub_ps(m_old, mu)));
+    __m512 sum = _mm512_setzero_ps();
+    for (int j = 0; j < n; ++j) {
+      const __m512 x = _mm512_loadu_ps(s + j * R + r);
+      const __mmask16 live = _mm512_cmp_ps_mask(x, ninf, _CMP_NEQ_OQ);
+      const __m512 e = _mm512_maskz_mov_ps(live, exp512(_mm512_sub_ps(x, mu)));
+      _mm512_storeu_ps(s + j * R + r, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    _mm512_storeu_ps(l + r, _mm512_fmadd_ps(_mm512_loadu_ps(l + r), fv, sum));
+    _mm512_storeu_ps(m + r, mx);
+    _mm512_storeu_ps(f + r, fv);
+  }
+}
+
+// IT accumulator dims x RT vectors of 16 query rows, in registers across the n keys: rescaled by
+// f when loaded; per key the IT value elements are staged as f32, the weight vectors loaded once
+// per IT dims and each staged element broadcast once per RT vectors.
+template <int IT, int RT>
+inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const float* p, const void* const* v,
+                            bool f16, int n) {
+  __m512 a[IT][RT], fv[RT];
+  alignas(64) float st[8][16];
+  const __mmask16 m = static_cast<__mmask16>(IT >= 16 ? 0xFFFF : (1u << IT) - 1);
+#pragma GCC unroll 4
+  for (int rt = 0; rt < RT; ++rt) fv[rt] = _mm512_loadu_ps(f + 16 * rt);
+#pragma GCC unroll 16
+  for (int it = 0; it < IT; ++it) {
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) a[it][rt] = _mm512_mul_ps(_mm512_loadu_ps(acc + it * R + 16 * rt), fv[rt]);
+  }
+  // Value rows staged kAhead keys before use, in a ring of 2·kAhead rows (see dot_lanes_tile).
+  constexpr int kAhead = 4;
+  for (int j = 0; j < std::min(n, kAhead); ++j) _mm512_store_ps(st[j], load_kv(v[j], f16, i0, m));
+  for (int j = 0; j < n; ++j) {
+    if (j + kAhead < n) _mm512_store_ps(st[(j + kAhead) % (2 * kAhead)], load_kv(v[j + kAhead], f16, i0, m));
+    const float* cur = st[j % (2 * kAhead)];
+    __m512 pv[RT];
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) pv[rt] = _mm512_loadu_ps(p + j * R + 16 * rt);
+#pragma GCC unroll 16
+    for (int it = 0; it < IT; ++it) {
+      const __m512 b = _mm512_set1_ps(cur[it]);
+#pragma GCC unroll 4
+      for (int rt = 0; rt < RT; ++rt) a[it][rt] = _mm512_fmadd_ps(b, pv[rt], a[it][rt]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int it = 0; it < IT; ++it) {
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) _mm512_storeu_ps(acc + it * R + 16 * rt, a[it][rt]);
+  }
+}
+
+template <int IT, int RT>
+void axpy_lanes_dims(float* acc, int R, int64_t D, const float* f, const float* p, const void* const* v, bool f16,
+                     int n) {
+  int64_t i = 0;
+  for (; i + IT <= D; i += IT) axpy_lanes_tile<IT, RT>(acc + i * R, R, i, f, p, v, f16, n);
+  for (; i + 4 <= D; i += 4) axpy_lanes_tile<4, RT>(acc + i * R, R, i, f, p, v, f16, n);
+  for (; i < D; ++i) axpy_lanes_tile<1, RT>(acc + i * R, R, i, f, p, v, f16, n);
+}
+
+void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, bool f16,
+                     int n) {
+  int r = 0;
+  for (; r + 64 <= R; r += 64) axpy_lanes_dims<6, 4>(acc + r, R, D, f + r, s + r, v, f16, n);
+  for (; r + 32 <= R; r += 32) axpy_lanes_dims<8, 2>(acc + r, R, D, f + r, s + r, v, f16, n);
+  for (; r < R; r += 16) axpy_lanes_dims<16, 1>(acc + r, R, D, f + r, s + r, v, f16, n);
+}
+
+}  // namespace
+
+void set_attention_avx512(Kernels* k) {
+  k->attn_dot = &attn_dot;
+  k->attn_axpy = &attn_axpy;
+  k->exp_sum = &exp_sum;
+  k->attn_dot_lanes = &attn_dot_lanes;
+  k->attn_softmax_lanes = &attn_softmax_lanes;
+  k->attn_axpy_lanes = &attn_axpy_lanes;
+}
+
+}  // namespace gemma12b::cpu

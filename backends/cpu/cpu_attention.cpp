@@ -1,0 +1,262 @@
+// CPU attention (core/op.h's rule), flash-decoding style: a work item is one KV head's query rows
+// over a range of keys, which it reads in blocks of kKeyBlock with an online softmax. When the
+// items are fewer than the threads (decode: one row, 1 or 8 KV heads), the keys are split into
+// chunks whose partial (max, sum, accumulator) are merged at the end.
+//
+// Two item shapes, over the kernels of qdot.h:
+//  * lane-major: TG rows x the G heads that share a KV head = R ≥ 16 query rows, 16 per vector
+//    (full layers: G = 16, so one decode row already fills a vector; verify and prefill rows
+//    share each key and value row read). Every key and value row is read once per item.
+//  * head-major: one row's G heads, when TG·G < 16 (a sliding layer's decode step, G = 2).
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/quant.h"
+#include "cpu/cpu_kernels.h"
+
+namespace gemma12b::cpu {
+namespace {
+
+constexpr int64_t kKeyBlock = kAttnBlock;
+// Query rows a lane-major item takes at most: 4 rows of 16 heads, 32 of 2.
+constexpr int64_t kLaneRows = 64;
+// Keys per lane-major block.
+constexpr int64_t kLaneBlock = 64;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// op.h's visibility rule: key slot s is seen by query row t when the slot is filled and the key is
+// not in t's future (or shares t's bidirectional block) and lies within the window.
+struct Visibility {
+  const int32_t *qpos, *kpos, *qblock, *kblock;
+  int32_t window;
+  bool operator()(int64_t t, int64_t s) const {
+    if (kpos[s] < 0) return false;
+    const bool in_block = qblock != nullptr && qblock[t] >= 0 && qblock[t] == kblock[s];
+    return (kpos[s] <= qpos[t] || in_block) && (window <= 0 || qpos[t] - kpos[s] < window);
+  }
+};
+
+// rows[j] = row idx[j]·Hkv + hk of a K or V cache (f32 or f16 rows in place, q8_0 rows
+// dequantized into tmp), for the kernels' row arguments.
+void gather_rows(const TensorView& kv, const int32_t* idx, int n, int64_t Hkv, int64_t hk, std::vector<float>& tmp,
+                 const void** rows) {
+  const bool direct = kv.dtype == DType::kF32 || kv.dtype == DType::kF16;
+  const int64_t w = kv.row_len();
+  if (!direct && tmp.size() < static_cast<size_t>(n * w)) tmp.resize(n * w);
+  for (int j = 0; j < n; ++j) {
+    const int64_t r = idx[j] * Hkv + hk;
+    if (direct) {
+      rows[j] = kv.host_row(r);
+    } else {
+      dequantize_row(kv.dtype, kv.host_row(r), &tmp[j * w], w);
+      rows[j] = &tmp[j * w];
+    }
+  }
+}
+
+// Asks for row r of a K or V cache in L2 ahead of its conversion.
+void prefetch_row(const TensorView& t, int64_t r) {
+  const char* p = reinterpret_cast<const char*>(t.host_row(r));
+  const int64_t bytes = static_cast<int64_t>(row_size(t.dtype, t.row_len()));
+  for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 2);
+}
+
+struct Shape {
+  int64_t T, Hq, Hkv, G, D, Dv, S, chunks;
+};
+
+// Where one (row t, head h) result goes: straight to the output when the keys are not split,
+// else to its chunk's partial record [m, l, acc[Dv]] for the merge. acc[i·stride] is the
+// accumulator (stride 1 head-major, R lane-major).
+struct Sink {
+  const TensorView& dst;
+  const Shape& sh;
+  float* partials;
+  void put(int64_t t, int64_t h, int64_t c, float m, float l, const float* acc, int64_t stride) const {
+    if (sh.chunks == 1) {
+      float* o = f32_row_mut(dst, t * sh.Hq + h);
+      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+      for (int64_t i = 0; i < sh.Dv; ++i) o[i] = acc[i * stride] * inv;
+      return;
+    }
+    float* rec = partials + ((t * sh.Hq + h) * sh.chunks + c) * (sh.Dv + 2);
+    rec[0] = m;
+    rec[1] = l;
+    for (int64_t i = 0; i < sh.Dv; ++i) rec[2 + i] = acc[i * stride];
+  }
+};
+
+// Head-major item: row t's G heads of KV head hk over keys [s0, s1).
+void head_item(const Op& op, const Shape& sh, const Visibility& vis, const Kernels& kn, const Sink& sink, int64_t t,
+               int64_t hk, int64_t c, int64_t s0, int64_t s1) {
+  const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
+  const int64_t G = sh.G, D = sh.D, Dv = sh.Dv;
+  thread_local std::vector<float> qbuf, sc, kt, vt, acc, ml;
+  qbuf.resize(G * D);
+  sc.resize(G * kKeyBlock);
+  acc.assign(G * Dv, 0.0f);
+  ml.resize(2 * G);
+  float *m = ml.data(), *l = ml.data() + G;
+  int32_t idx[kKeyBlock];
+  const void* rows[kKeyBlock];
+  const float scale = op.params.scale;
+  for (int64_t g = 0; g < G; ++g) {  // the G query rows, pre-scaled
+    const float* qr = f32_row(q, t * sh.Hq + hk * G + g);
+    for (int64_t i = 0; i < D; ++i) qbuf[g * D + i] = qr[i] * scale;
+    m[g] = kNegInf;
+    l[g] = 0.0f;
+  }
+  for (int64_t sb = s0; sb < s1; sb += kKeyBlock) {
+    int n = 0;
+    for (int64_t s = sb; s < std::min(s1, sb + kKeyBlock); ++s) {
+      if (vis(t, s)) idx[n++] = static_cast<int32_t>(s);
+    }
+    if (n == 0) continue;
+    // Scores sc[g][j] of the visible keys.
+    gather_rows(k, idx, n, sh.Hkv, hk, kt, rows);
+    kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, k.dtype == DType::kF16, sc.data(),
+                static_cast<int>(kKeyBlock));
+    // Online softmax: raise each head's running max, rescale its sums, exponentiate.
+    for (int64_t g = 0; g < G; ++g) {
+      float* sg = &sc[g * kKeyBlock];
+      float mx = m[g];
+      for (int j = 0; j < n; ++j) mx = std::max(mx, sg[j]);
+      if (mx > m[g]) {
+        const float f = std::exp(m[g] - mx);  // 0 when the old max is -inf
+        l[g] *= f;
+        for (int64_t i = 0; i < Dv; ++i) acc[g * Dv + i] *= f;
+        m[g] = mx;
+      }
+      l[g] += kn.exp_sum(sg, n, mx);
+    }
+    gather_rows(v, idx, n, sh.Hkv, hk, vt, rows);
+    kn.attn_axpy(acc.data(), static_cast<int>(G), Dv, sc.data(), static_cast<int>(kKeyBlock), rows, n,
+                 v.dtype == DType::kF16);
+  }
+  for (int64_t g = 0; g < G; ++g) sink.put(t, hk * G + g, c, m[g], l[g], &acc[g * Dv], 1);
+}
+
+// Lane-major item: rows [t0, t1) x the G heads of KV head hk over keys [s0, s1). Query row
+// r = (t − t0)·G + g is lane r of R, padded to Rp lanes with zero queries.
+void lane_item(const Op& op, const Shape& sh, const Visibility& vis, const Kernels& kn, const Sink& sink,
+               int64_t t0, int64_t t1, int64_t hk, int64_t c, int64_t s0, int64_t s1) {
+  const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
+  const int64_t G = sh.G, D = sh.D, Dv = sh.Dv, nt = t1 - t0;
+  const int64_t R = nt * G, Rp = (R + kAttnLanes - 1) / kAttnLanes * kAttnLanes;
+  thread_local std::vector<float> qt, sc, kt, vt, acc, mlf;
+  qt.assign(D * Rp, 0.0f);
+  sc.resize(kLaneBlock * Rp);
+  acc.assign(Dv * Rp, 0.0f);
+  mlf.resize(3 * Rp);
+  float *m = mlf.data(), *l = m + Rp, *f = l + Rp;
+  std::fill(m, m + Rp, kNegInf);
+  std::fill(l, l + Rp, 0.0f);
+  const float scale = op.params.scale;
+  for (int64_t r = 0; r < R; ++r) {  // qt[i][r]: the queries transposed, pre-scaled
+    const float* qr = f32_row(q, (t0 + r / G) * sh.Hq + hk * G + r % G);
+    for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = qr[i] * scale;
+  }
+  const uint64_t all_rows = nt == 64 ? ~uint64_t{0} : (uint64_t{1} << nt) - 1;
+  int32_t idx[kLaneBlock];
+  const void* rows[kLaneBlock];
+  uint64_t seen_by[kLaneBlock];  // bit tl: row t0 + tl sees key idx[j]
+  const int iRp = static_cast<int>(Rp);
+  for (int64_t sb = s0; sb < s1; sb += kLaneBlock) {
+    // The keys any of the rows sees; the others' scores are masked below.
+    int n = 0;
+    for (int64_t s = sb; s < std::min(s1, sb + kLaneBlock); ++s) {
+      uint64_t bits = 0;
+      for (int64_t tl = 0; tl < nt; ++tl) bits |= static_cast<uint64_t>(vis(t0 + tl, s)) << tl;
+      if (bits != 0) {
+        idx[n] = static_cast<int32_t>(s);
+        seen_by[n++] = bits;
+      }
+    }
+    if (n == 0) continue;
+    for (int j = 0; j < n; ++j) prefetch_row(v, idx[j] * sh.Hkv + hk);
+    gather_rows(k, idx, n, sh.Hkv, hk, kt, rows);
+    kn.attn_dot_lanes(qt.data(), iRp, D, rows, k.dtype == DType::kF16, n, sc.data());
+    for (int j = 0; j < n; ++j) {
+      if (seen_by[j] == all_rows) continue;
+      for (int64_t tl = 0; tl < nt; ++tl) {
+        if ((seen_by[j] >> tl & 1) == 0) std::fill_n(&sc[j * Rp + tl * G], G, kNegInf);
+      }
+    }
+    kn.attn_softmax_lanes(sc.data(), n, iRp, m, l, f);
+    gather_rows(v, idx, n, sh.Hkv, hk, vt, rows);
+    for (int64_t s = sb + kLaneBlock; s < std::min(s1, sb + 2 * kLaneBlock); ++s) prefetch_row(k, s * sh.Hkv + hk);
+    kn.attn_axpy_lanes(acc.data(), iRp, Dv, f, sc.data(), rows, v.dtype == DType::kF16, n);
+  }
+  for (int64_t r = 0; r < R; ++r) sink.put(t0 + r / G, hk * G + r % G, c, m[r], l[r], &acc[r], Rp);
+}
+
+}  // namespace
+
+Status attention(const Op& op, const Context& ctx) {
+  const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
+  Shape sh{q.dim(0), q.dim(1), k.dim(1), 0, q.dim(2), v.dim(2), k.dim(0), 1};
+  sh.G = sh.Hq / sh.Hkv;
+  std::vector<int32_t> t3, t4, t5, t6;
+  const bool blocks = op.src[5].valid();
+  const Visibility vis{i32_data(op.src[3], t3), i32_data(op.src[4], t4), blocks ? i32_data(op.src[5], t5) : nullptr,
+                       blocks ? i32_data(op.src[6], t6) : nullptr, op.params.window};
+  const Kernels& kn = ctx.kernels;
+  const int threads = ctx.pool.n_threads();
+  // Rows per item: as many as fill kLaneRows query rows when the lane-major kernels exist and at
+  // least one vector is filled; else one.
+  const int64_t tg = std::min<int64_t>(sh.T, std::max<int64_t>(1, kLaneRows / sh.G));
+  const bool lanes = kn.attn_dot_lanes != nullptr && 2 * tg * sh.G >= kAttnLanes;
+  const int64_t rows = lanes ? tg : 1;
+  const int64_t groups = (sh.T + rows - 1) / rows, items = groups * sh.Hkv;
+  sh.chunks = items >= 2 * threads
+                  ? 1
+                  : std::clamp<int64_t>((2 * threads + items - 1) / items, 1, std::max<int64_t>(1, sh.S / 256));
+  // Partial results of chunked items (the caller's scratch; workers write disjoint records).
+  thread_local std::vector<float> partial_scratch;
+  if (sh.chunks > 1) partial_scratch.resize(sh.T * sh.Hq * sh.chunks * (sh.Dv + 2));
+  const Sink sink{op.dst, sh, partial_scratch.data()};
+
+  ctx.pool.parallel_for(items * sh.chunks, [&](int64_t b, int64_t e, int) {
+    for (int64_t it = b; it < e; ++it) {
+      const int64_t item = it / sh.chunks, c = it % sh.chunks;
+      const int64_t grp = item / sh.Hkv, hk = item % sh.Hkv;
+      const int64_t s0 = sh.S * c / sh.chunks, s1 = sh.S * (c + 1) / sh.chunks;
+      const int64_t t0 = grp * rows, t1 = std::min(sh.T, t0 + rows);
+      if (lanes) {
+        lane_item(op, sh, vis, kn, sink, t0, t1, hk, c, s0, s1);
+      } else {
+        head_item(op, sh, vis, kn, sink, t0, hk, c, s0, s1);
+      }
+    }
+  });
+  if (sh.chunks > 1) {
+    // Merge the chunks of each (row, head): weights exp(m_c − max_c m_c).
+    const float* partials = partial_scratch.data();
+    ctx.pool.parallel_for(sh.T * sh.Hq, [&](int64_t b, int64_t e, int) {
+      for (int64_t th = b; th < e; ++th) {
+        const float* recs = partials + th * sh.chunks * (sh.Dv + 2);
+        float mx = kNegInf;
+        for (int64_t c = 0; c < sh.chunks; ++c) mx = std::max(mx, recs[c * (sh.Dv + 2)]);
+        float* o = f32_row_mut(op.dst, th);
+        std::fill(o, o + sh.Dv, 0.0f);
+        float den = 0.0f;
+        if (mx != kNegInf) {
+          for (int64_t c = 0; c < sh.chunks; ++c) {
+            const float* rec = recs + c * (sh.Dv + 2);
+            if (rec[0] == kNegInf) continue;
+            const float w = std::exp(rec[0] - mx);
+            den += rec[1] * w;
+            for (int64_t i = 0; i < sh.Dv; ++i) o[i] += rec[2 + i] * w;
+          }
+        }
+        const float inv = den > 0.0f ? 1.0f / den : 0.0f;
+        for (int64_t i = 0; i < sh.Dv; ++i) o[i] *= inv;
+      }
+    });
+  }
+  return OkStatus();
+}
+
+}  // namespace gemma12b::cpu
