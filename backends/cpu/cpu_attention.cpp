@@ -56,13 +56,6 @@ void gather_rows(const TensorView& kv, const int32_t* idx, int n, int64_t Hkv, i
   }
 }
 
-// Asks for row r of a K or V cache in L2 ahead of its conversion.
-void prefetch_row(const TensorView& t, int64_t r) {
-  const char* p = reinterpret_cast<const char*>(t.host_row(r));
-  const int64_t bytes = static_cast<int64_t>(row_size(t.dtype, t.row_len()));
-  for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 2);
-}
-
 struct Shape {
   int64_t T, Hq, Hkv, G, D, Dv, S, chunks;
 };
@@ -175,7 +168,6 @@ void lane_item(const Op& op, const Shape& sh, const Visibility& vis, const Kerne
       }
     }
     if (n == 0) continue;
-    for (int j = 0; j < n; ++j) prefetch_row(v, idx[j] * sh.Hkv + hk);
     gather_rows(k, idx, n, sh.Hkv, hk, kt, rows);
     kn.attn_dot_lanes(qt.data(), iRp, D, rows, k.dtype == DType::kF16, n, sc.data());
     for (int j = 0; j < n; ++j) {
@@ -186,7 +178,6 @@ void lane_item(const Op& op, const Shape& sh, const Visibility& vis, const Kerne
     }
     kn.attn_softmax_lanes(sc.data(), n, iRp, m, l, f);
     gather_rows(v, idx, n, sh.Hkv, hk, vt, rows);
-    for (int64_t s = sb + kLaneBlock; s < std::min(s1, sb + 2 * kLaneBlock); ++s) prefetch_row(k, s * sh.Hkv + hk);
     kn.attn_axpy_lanes(acc.data(), iRp, Dv, f, sc.data(), rows, v.dtype == DType::kF16, n);
   }
   for (int64_t r = 0; r < R; ++r) sink.put(t0 + r / G, hk * G + r % G, c, m[r], l[r], &acc[r], Rp);
