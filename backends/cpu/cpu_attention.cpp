@@ -23,8 +23,6 @@ namespace {
 constexpr int64_t kKeyBlock = kAttnBlock;
 // Query rows a lane-major item takes at most: 4 rows of 16 heads, 32 of 2.
 constexpr int64_t kLaneRows = 64;
-// Keys per lane-major block.
-constexpr int64_t kLaneBlock = 64;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // op.h's visibility rule: key slot s is seen by query row t when the slot is filled and the key is
@@ -141,7 +139,7 @@ void lane_item(const Op& op, const Shape& sh, const Visibility& vis, const Kerne
   const int64_t R = nt * G, Rp = (R + kAttnLanes - 1) / kAttnLanes * kAttnLanes;
   thread_local std::vector<float> qt, sc, kt, vt, acc, mlf;
   qt.assign(D * Rp, 0.0f);
-  sc.resize(kLaneBlock * Rp);
+  sc.resize(kKeyBlock * Rp);
   acc.assign(Dv * Rp, 0.0f);
   mlf.resize(3 * Rp);
   float *m = mlf.data(), *l = m + Rp, *f = l + Rp;
@@ -153,14 +151,14 @@ void lane_item(const Op& op, const Shape& sh, const Visibility& vis, const Kerne
     for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = qr[i] * scale;
   }
   const uint64_t all_rows = nt == 64 ? ~uint64_t{0} : (uint64_t{1} << nt) - 1;
-  int32_t idx[kLaneBlock];
-  const void* rows[kLaneBlock];
-  uint64_t seen_by[kLaneBlock];  // bit tl: row t0 + tl sees key idx[j]
+  int32_t idx[kKeyBlock];
+  const void* rows[kKeyBlock];
+  uint64_t seen_by[kKeyBlock];  // bit tl: row t0 + tl sees key idx[j]
   const int iRp = static_cast<int>(Rp);
-  for (int64_t sb = s0; sb < s1; sb += kLaneBlock) {
+  for (int64_t sb = s0; sb < s1; sb += kKeyBlock) {
     // The keys any of the rows sees; the others' scores are masked below.
     int n = 0;
-    for (int64_t s = sb; s < std::min(s1, sb + kLaneBlock); ++s) {
+    for (int64_t s = sb; s < std::min(s1, sb + kKeyBlock); ++s) {
       uint64_t bits = 0;
       for (int64_t tl = 0; tl < nt; ++tl) bits |= static_cast<uint64_t>(vis(t0 + tl, s)) << tl;
       if (bits != 0) {
@@ -196,11 +194,10 @@ Status attention(const Op& op, const Context& ctx) {
                        blocks ? i32_data(op.src[6], t6) : nullptr, op.params.window};
   const Kernels& kn = ctx.kernels;
   const int threads = ctx.pool.n_threads();
-  // Rows per item: as many as fill kLaneRows query rows when the lane-major kernels exist and the
-  // rows fill at least half a vector (padding the rest beats the head-major kernels there:
+  // Rows per item: as many as fill kLaneRows query rows when they fill at least half a vector (padding the rest beats the head-major kernels there:
   // sliding 4-row verify 2.4 -> 1.4 ms); else one.
   const int64_t tg = std::min<int64_t>(sh.T, std::max<int64_t>(1, kLaneRows / sh.G));
-  const bool lanes = kn.attn_dot_lanes != nullptr && 2 * tg * sh.G >= kAttnLanes;
+  const bool lanes = 2 * tg * sh.G >= kAttnLanes;
   const int64_t rows = lanes ? tg : 1;
   const int64_t groups = (sh.T + rows - 1) / rows, items = groups * sh.Hkv;
   sh.chunks = items >= 2 * threads

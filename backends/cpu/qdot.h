@@ -138,6 +138,7 @@ struct Kernels {
   GemmFn gemm_q4_0 = nullptr, gemm_q8_0 = nullptr, gemm_q4_k = nullptr, gemm_q6_k = nullptr;
   // The q4_0 row kernel reads QRow::qn/dln/nsn (QActs::resize(..., nibble_order=true)).
   bool q4_0_nibble_order = false;
+  // Set by every table (after the positional initializers above).
   AttnDotLanesFn attn_dot_lanes = nullptr;
   AttnSoftmaxLanesFn attn_softmax_lanes = nullptr;
   AttnAxpyLanesFn attn_axpy_lanes = nullptr;

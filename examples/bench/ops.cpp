@@ -140,13 +140,14 @@ int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt199
       if (!st.ok()) return op_failed(st);
       if (r >= 0) ms.v.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     }
-    // Keys each query row sees (the window bounds sliding rows), two multiply-adds per head and dim.
+    // Keys each query row sees (the window bounds sliding rows): their K and V rows are what is read,
+    // two multiply-adds per head and dim.
     const int64_t seen = a.window > 0 ? std::min<int64_t>(a.window, a.S) : a.S;
     const double sec = ms.mean() / 1e3;
     std::printf("| %-7s | %2lld | %2lld/%lld x %-4lld | %6lld | %18s | %10.1f | %10.1f |\n", a.what,
                 static_cast<long long>(a.T), static_cast<long long>(a.Hq), static_cast<long long>(a.Hkv),
                 static_cast<long long>(a.D), static_cast<long long>(a.S),
-                absl::StrFormat("%.3f ± %.3f", ms.mean(), ms.sd()).c_str(), 2.0 * kv_elems * 2 / sec / 1e9,
+                absl::StrFormat("%.3f ± %.3f", ms.mean(), ms.sd()).c_str(), 2.0 * seen * a.Hkv * a.D * 2 / sec / 1e9,
                 4.0 * a.T * a.Hq * seen * a.D / sec / 1e9);
     std::fflush(stdout);
   }
