@@ -1,11 +1,12 @@
-// The CPU device: host memory (weights are wrapped in place), a fixed thread pool, synchronous
-// execution of cpu::execute.
+// The CPU device: host memory (weights are wrapped in place; q4_0 matmul weights also get an x16
+// copy, cpu/cpu_weights.h), a fixed thread pool, synchronous execution of cpu::execute.
 #include <string>
 #include <thread>
 
 #include "core/backend.h"
 #include "core/ops.h"
 #include "cpu/cpu_kernels.h"
+#include "cpu/cpu_weights.h"
 #include "cpu/isa.h"
 #include "util/log.h"
 
@@ -32,6 +33,11 @@ class CpuDevice final : public HostDevice {
     caps_.int_dot = isa != cpu::Isa::kScalar;
   }
   std::string_view name() const override { return "cpu"; }
+  StatusOr<std::unique_ptr<Buffer>> wrap_weight(void* ptr, size_t bytes, DType dtype, int64_t rows,
+                                                int64_t cols) override {
+    G12_ASSIGN_OR_RETURN(auto b, cpu::CpuWeightBuffer::create(*this, ctx_.kernels, pool_, ptr, bytes, dtype, rows, cols));
+    return std::unique_ptr<Buffer>(std::move(b));
+  }
   StatusOr<std::unique_ptr<Stream>> create_stream() override {
     return std::unique_ptr<Stream>(new CpuStream(ctx_));
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/quant.h"
+#include "cpu/cpu_weights.h"
 
 #if defined(GEMMA12B_WITH_ONEDNN)
 #include <dnnl.h>
@@ -61,6 +62,47 @@ constexpr int64_t kNTile = 32;
 // From this many activation rows on, a quantized matmul uses the ISA's GEMM kernel if it has one.
 constexpr int64_t kGemmMinRows = 16;
 
+// The int8 matmul over a weight with x16 tiles: item t < n_tiles is tile t (16 rows), the last
+// item the rows past the tiles in the file's layout (row stride ldw from w0). Output rows of the
+// uniform stride ldo from out.
+void matmul_x16(const uint8_t* tiles, int64_t n_tiles, const uint8_t* w0, size_t ldw, int64_t N, int64_t K,
+                const QActs& a, bool use_gemm, float* out, size_t ldo, const Context& ctx) {
+  const Kernels& kn = ctx.kernels;
+  const int64_t M = a.rows(), tail0 = n_tiles * kX16Rows;
+  const size_t tile_bytes = kX16Rows * ldw;
+  const int64_t items = n_tiles + (tail0 < N ? 1 : 0);
+  ctx.pool.parallel_for(items, [&](int64_t b, int64_t e, int) {
+    thread_local std::vector<uint8_t> scratch;  // this worker's GEMM tile
+    uint8_t* aligned = nullptr;
+    if (use_gemm) {
+      if (scratch.size() < gemm_scratch_bytes(K) + 64) scratch.resize(gemm_scratch_bytes(K) + 64);
+      aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+    }
+    QRow rows[kMaxRows];
+    for (int64_t t = b; t < e; ++t) {
+      const bool tail = t == n_tiles;
+      const int64_t n0 = t * kX16Rows, nn = tail ? N - tail0 : kX16Rows;
+      if (use_gemm) {
+        if (tail) {
+          kn.gemm(DType::kQ4_0)(w0 + n0 * ldw, ldw, nn, a, K, out + n0, ldo, aligned);
+        } else {
+          kn.gemm_q4_0_x16(tiles + t * tile_bytes, K, a, out + n0, ldo, aligned);
+        }
+        continue;
+      }
+      for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
+        const int R = static_cast<int>(std::min<int64_t>(kMaxRows, M - m0));
+        for (int r = 0; r < R; ++r) rows[r] = a.row(m0 + r);
+        if (tail) {
+          kn.q4_0(w0 + n0 * ldw, ldw, nn, rows, R, K, out + m0 * ldo + n0, ldo);
+        } else {
+          kn.q4_0_x16(tiles + t * tile_bytes, K, rows, R, out + m0 * ldo + n0, ldo);
+        }
+      }
+    }
+  });
+}
+
 // Matmul with int8 activations for q4_0/q8_0/q4_k/q6_k weights (cpu/qdot.h).
 void matmul_int8(const Op& op, const Context& ctx) {
   const TensorView &x = op.src[0], &w = op.src[1], &d = op.dst;
@@ -72,8 +114,14 @@ void matmul_int8(const Op& op, const Context& ctx) {
   const uint8_t* w0 = w.host_row(0);
   const GemmFn gemm = ctx.kernels.gemm(w.dtype);
   const bool use_gemm = gemm != nullptr && uniform && M >= kGemmMinRows;
+  // q4_0 weights the device copied into x16 tiles (cpu_weights.h); rows past the last tile, and
+  // every row of a weight without tiles, are read in the file's layout.
+  const auto* wb = dynamic_cast<const CpuWeightBuffer*>(w.buffer);
+  const uint8_t* x16 = wb != nullptr && uniform ? wb->tiles_for(w) : nullptr;
+  const int64_t n_tiles = x16 != nullptr ? wb->full_tiles() : 0;
   thread_local QActs acts;  // the calling thread's; workers only read it
-  acts.resize(M, K, /*nibble_order=*/w.dtype == DType::kQ4_0 && !use_gemm && ctx.kernels.q4_0_nibble_order);
+  acts.resize(M, K, /*nibble_order=*/w.dtype == DType::kQ4_0 && !use_gemm && ctx.kernels.q4_0_nibble_order &&
+                        N > n_tiles * kX16Rows);
   QActs* a = &acts;
   auto quantize = [&](int64_t b, int64_t e, int) {
     for (int64_t m = b; m < e; ++m) a->quantize_row(m, reinterpret_cast<const float*>(x.host_row(m)));
@@ -84,6 +132,10 @@ void matmul_int8(const Op& op, const Context& ctx) {
     quantize(0, M, 0);
   }
   const RowDotFn dot = ctx.kernels.int8(w.dtype);
+  if (x16 != nullptr) {
+    matmul_x16(x16, n_tiles, w0, ldw, N, K, *a, use_gemm, reinterpret_cast<float*>(d.host_row(0)), ldo, ctx);
+    return;
+  }
   if (use_gemm) {
     // Prefill: tiles of 16 weight rows, each repacked once and met by every activation row.
     float* out = reinterpret_cast<float*>(d.host_row(0));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/quant.h"
 
@@ -146,6 +147,20 @@ GemmFn Kernels::gemm(DType t) const {
     case DType::kQ4_K: return gemm_q4_k;
     case DType::kQ6_K: return gemm_q6_k;
     default: return nullptr;
+  }
+}
+
+void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
+  const int64_t nb = K / 32;
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* pair = tile + (b / 2) * 576;
+    uint8_t* scales = pair + 32 * (b % 2);
+    uint8_t* nibbles = pair + 64 + 256 * (b % 2);
+    for (int64_t j = 0; j < kX16Rows; ++j) {
+      const auto* blk = reinterpret_cast<const BlockQ4_0*>(w + j * ldw) + b;
+      std::memcpy(scales + 2 * j, &blk->d, 2);
+      for (int c = 0; c < 4; ++c) std::memcpy(nibbles + 64 * c + 4 * j, blk->qs + 4 * c, 4);
+    }
   }
 }
 

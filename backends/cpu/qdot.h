@@ -88,6 +88,21 @@ using GemmFn = void (*)(const uint8_t* w, size_t ldw, int64_t n, const QActs& x,
                         size_t ldo, uint8_t* scratch);
 size_t gemm_scratch_bytes(int64_t K);
 
+// q4_0 weights repacked 16 rows at a time ("x16 tiles"; CpuWeightBuffer makes them once, at load).
+// A tile takes exactly the bytes of its 16 rows in the file (16 · K/32 · 18) and stores, per pair
+// of 32-blocks (b, b + 1), 576 bytes: the 16 rows' f16 scales of b (32 bytes), those of b + 1,
+// then the nibbles of b as 4 vectors of 64 bytes (vector c, dword j: row j's qs[4c..4c+3]) and
+// those of b + 1. A vector's low nibbles are elements 4c..4c+3 and its high nibbles 16+4c..19+4c
+// of all 16 rows, so one vpdpbusd against a broadcast activation dword advances 16 rows' dots,
+// and the 16 rows' scales convert with one instruction: per 32 weights of a row about half the
+// work of reading the file's layout, where each row's blocks stand apart. Needs K % 64 == 0.
+constexpr int64_t kX16Rows = 16;
+void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
+// out[r·ldo + j] = row j of the tile · x[r], for R ≤ kMaxRows activation rows and all 16 rows.
+using X16DotFn = void (*)(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo);
+// The same for all rows of x (prefill), through the GEMM kernel's scratch (gemm_scratch_bytes).
+using X16GemmFn = void (*)(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch);
+
 // Attention pieces (cpu_kernels.cpp's attention is built from these), over a block of n ≤ 64
 // key/value rows k[j], v[j] (f32 or f16, D elements each) and the G query heads that share them:
 //   attn_dot:  s[g·lds + j] = q_g · k[j] for the G query rows q_g = q + g·D
@@ -142,6 +157,9 @@ struct Kernels {
   AttnDotLanesFn attn_dot_lanes = nullptr;
   AttnSoftmaxLanesFn attn_softmax_lanes = nullptr;
   AttnAxpyLanesFn attn_axpy_lanes = nullptr;
+  // q4_0 on x16 tiles (null where this ISA has none: such devices keep the file's layout).
+  X16DotFn q4_0_x16 = nullptr;
+  X16GemmFn gemm_q4_0_x16 = nullptr;
   RowDotFn int8(DType t) const;
   FloatDotFn fp(DType t) const;
   GemmFn gemm(DType t) const;  // nullptr where this ISA has none

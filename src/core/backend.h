@@ -33,6 +33,10 @@ class Buffer {
   virtual Status copy_from(const Buffer& src, size_t src_offset, size_t dst_offset, size_t n) = 0;
   // Host address of byte 0 when the memory is host-visible, else nullptr.
   virtual void* map() { return nullptr; }
+  // True when the device keeps its own copy of the bytes (Device::wrap_weight), so the memory
+  // the buffer wraps is read only by other consumers of the same views (e.g. an embedding row
+  // lookup on the tied LM head) and its pages need not stay resident.
+  virtual bool holds_copy() const { return false; }
 };
 
 struct DeviceCaps {
@@ -67,6 +71,18 @@ class Device {
   // outlive the buffer. Only devices with caps().host_memory implement it.
   virtual StatusOr<std::unique_ptr<Buffer>> wrap_host(void* ptr, size_t bytes) {
     return Unimplemented("device %s cannot wrap host memory", std::string(name()));
+  }
+  // Wraps a matmul weight: `rows` x `cols` elements of `dtype` in the file's layout at ptr
+  // (host memory that must not change while the buffer lives). A device may also keep a copy in
+  // a layout its kernels read faster (a one-time cost here; then holds_copy() is true). Views of
+  // the buffer describe the file's layout either way: map(), download() and every op that does
+  // not know the copy read the wrapped memory. Default: wrap_host.
+  virtual StatusOr<std::unique_ptr<Buffer>> wrap_weight(void* ptr, size_t bytes, DType dtype, int64_t rows,
+                                                        int64_t cols) {
+    (void)dtype;
+    (void)rows;
+    (void)cols;
+    return wrap_host(ptr, bytes);
   }
   virtual StatusOr<std::unique_ptr<Stream>> create_stream() = 0;
   virtual bool supports_op(const Op& op) const = 0;

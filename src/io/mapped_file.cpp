@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -57,6 +58,15 @@ std::shared_ptr<MappedFile> MappedFile::from_bytes(std::string bytes, std::strin
   f->path_ = std::move(name);
   f->mmapped_ = false;
   return f;
+}
+
+void MappedFile::release(size_t offset, size_t n) const {
+  if (!mmapped_ || offset >= size_) return;
+  n = std::min(n, size_ - offset);
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data_) + offset, end = begin + n;
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

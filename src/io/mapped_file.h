@@ -1,5 +1,5 @@
 // A read-only memory-mapped file. Weight files are consumed in place: tensors are views into the
-// mapping, never copied on the CPU backends.
+// mapping (a device that keeps its own copy of a matrix, Device::wrap_weight, lets its pages go).
 #pragma once
 
 #include <cstddef>
@@ -25,6 +25,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Tells the system that the whole pages inside [offset, offset + n) are not needed now: they
+  // leave this process's resident memory and are read from the file again if touched. The bytes
+  // stay the same (a read-only private mapping). No-op for from_bytes files and empty ranges.
+  void release(size_t offset, size_t n) const;
 
  private:
   MappedFile() = default;

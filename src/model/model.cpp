@@ -103,7 +103,16 @@ Status Model::bind(const std::function<const TensorInfo*(const TensorSpec&)>& fi
       *s.slot = TensorView::contiguous(buf.get(), 0, dt, static_cast<int>(s.shape.size()), s.shape.data());
       buffers_.push_back(std::move(buf));
     } else {
-      G12_ASSIGN_OR_RETURN(auto buf, device_->wrap_host(const_cast<uint8_t*>(info->data()), info->nbytes));
+      // Matrices (every 2-D tensor is a matmul weight) may get a device-side copy in a faster
+      // layout; then the file's pages are let go, so the weights stay resident once, not twice.
+      void* p = const_cast<uint8_t*>(info->data());
+      std::unique_ptr<Buffer> buf;
+      if (s.shape.size() == 2) {
+        G12_ASSIGN_OR_RETURN(buf, device_->wrap_weight(p, info->nbytes, info->dtype, s.shape[0], s.shape[1]));
+        if (buf->holds_copy()) info->mapping->release(info->offset, info->nbytes);
+      } else {
+        G12_ASSIGN_OR_RETURN(buf, device_->wrap_host(p, info->nbytes));
+      }
       *s.slot = TensorView::contiguous(buf.get(), 0, info->dtype, static_cast<int>(s.shape.size()), s.shape.data());
       buffers_.push_back(std::move(buf));
     }

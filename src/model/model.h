@@ -1,6 +1,7 @@
 // Model: a loaded Gemma 4 decoder (config + weights) bound to one device. Weights stay in the
-// mmapped file on host-memory devices (views, no copy); norms that are not f32 in the file are
-// converted once. Loading checks every tensor against the table in weights.h and names the first
+// mmapped file on host-memory devices (views, no copy), except where the device keeps a matrix in
+// a faster layout (Device::wrap_weight: the CPU backend's x16 tiles for q4_0), whose file pages
+// are then released; norms that are not f32 in the file are converted once. Loading checks every tensor against the table in weights.h and names the first
 // one that is missing, mis-shaped or of an unsupported type.
 #pragma once
 

@@ -219,6 +219,18 @@ TensorView Env::upload(const HostTensor& t) {
   return place(t.dtype, t.shape, t.bytes.data(), 0);
 }
 
+TensorView Env::wrap_weight(const HostTensor& t) {
+  REQUIRE(t.shape.size() == 2);
+  if (!target_.device->caps().host_memory) return upload(t);
+  wrapped_.push_back(std::make_unique<std::vector<uint8_t>>(t.bytes));
+  std::vector<uint8_t>& host = *wrapped_.back();
+  auto buf = target_.device->wrap_weight(host.data(), host.size(), t.dtype, t.shape[0], t.shape[1]);
+  REQUIRE_MESSAGE(buf.ok(), buf.status().ToString());
+  TensorView v = TensorView::contiguous(buf->get(), 0, t.dtype, 2, t.shape.data());
+  slots_.push_back(Slot{std::move(*buf), 0, host.size()});  // no guards: the device only reads it
+  return v;
+}
+
 TensorView Env::alloc(DType dtype, std::vector<int64_t> shape, uint8_t fill) {
   return place(dtype, shape, nullptr, fill);
 }

@@ -96,6 +96,9 @@ class Env {
   const Target& target() const { return target_; }
 
   TensorView upload(const HostTensor& t);
+  // A matmul weight as models load them (Device::wrap_weight over host memory this Env keeps
+  // alive); an upload on devices without host memory.
+  TensorView wrap_weight(const HostTensor& t);
   // A fresh tensor whose bytes are all `fill` (0xFF: f32 NaN, so unwritten outputs show).
   TensorView alloc(DType dtype, std::vector<int64_t> shape, uint8_t fill = 0xFF);
   // The view's rows, packed (works for strided views).
@@ -109,6 +112,7 @@ class Env {
   TensorView place(DType dtype, const std::vector<int64_t>& shape, const uint8_t* data,
                    uint8_t fill);
   const Target& target_;
+  std::vector<std::unique_ptr<std::vector<uint8_t>>> wrapped_;  // outlives the buffers in slots_
   struct Slot {
     std::unique_ptr<Buffer> buffer;
     size_t begin, end;  // payload range

@@ -28,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "core/ops.h"
 #include "core/quant.h"
+#include "cpu/isa.h"
 #include "cpu/qdot.h"
 #include "op_test_util.h"
 
@@ -47,13 +48,20 @@ struct MatmulCase {
   uint32_t seed;
   bool strided = false;        // x and dst are column slices of wider tensors (non-contiguous)
   std::vector<int64_t> xshape;  // optional: rank-3 x with M = product of leading dims
+  // The weights as a model loads them (Env::wrap_weight: CPU devices keep q4_0 in x16 tiles);
+  // with w_row0 > 0 the matmul reads rows [w_row0, w_row0 + N) of a wrapped (w_row0 + N)-row
+  // matrix (a view that is not the whole wrapped matrix).
+  bool wrapped = false;
+  int64_t w_row0 = 0;
 };
 
 void run_matmul(const MatmulCase& c) {
   std::mt19937 rng(c.seed);
   const int64_t M = c.M, K = c.K, N = c.N;
   const std::vector<float> x = random_f32(rng, M * K, -1.0f, 1.0f);
-  const HostTensor w = typed_tensor(c.wt, {N, K}, random_f32(rng, N * K, -1.0f, 1.0f));
+  const std::vector<float> wall = random_f32(rng, (c.w_row0 + N) * K, -1.0f, 1.0f);
+  const HostTensor wfull = typed_tensor(c.wt, {c.w_row0 + N, K}, wall);
+  const HostTensor w = typed_tensor(c.wt, {N, K}, std::vector<float>(wall.begin() + c.w_row0 * K, wall.end()));
   const std::vector<float> wf = to_f32(w);
   const std::vector<float> b = random_f32(rng, N, -1.0f, 1.0f);
 
@@ -81,8 +89,10 @@ void run_matmul(const MatmulCase& c) {
     }
   }
   const std::string what =
-      absl::StrFormat("matmul w=%s M=%d K=%d N=%d bias=%d%s%s", dname(c.wt), M, K, N, c.bias,
-                      c.strided ? " strided" : "", c.xshape.empty() ? "" : " rank3-x");
+      absl::StrFormat("matmul w=%s M=%d K=%d N=%d bias=%d%s%s%s", dname(c.wt), M, K, N, c.bias,
+                      c.strided ? " strided" : "", c.xshape.empty() ? "" : " rank3-x",
+                      c.wrapped ? absl::StrFormat(" wrapped rows [%d, +%d)", c.w_row0, N) : "");
+  int copies = 0;  // targets whose wrapped weight has a device-side copy (x16 tiles)
   Body body = [&](Env& env) {
     TensorView xv, dv, dparent;
     if (c.strided) {
@@ -98,7 +108,14 @@ void run_matmul(const MatmulCase& c) {
       xv = env.upload(f32_tensor({M, K}, x));
       dv = env.alloc(DType::kF32, {M, N});
     }
-    const TensorView wv = env.upload(w);
+    TensorView wv;
+    if (c.wrapped) {
+      wv = env.wrap_weight(wfull);
+      if (wv.buffer->holds_copy()) ++copies;
+      if (c.w_row0 > 0) wv = wv.slice(0, c.w_row0, N);
+    } else {
+      wv = env.upload(w);
+    }
     const TensorView bv = c.bias ? env.upload(f32_tensor({N}, b)) : TensorView{};
     return env.finish(ops::matmul(env.stream(), dv, xv, wv, bv), dv);
   };
@@ -136,6 +153,11 @@ void run_matmul(const MatmulCase& c) {
   }
   const std::vector<Outcome> outs = run_all(what, body);
   REQUIRE_MESSAGE(outs[0].status.ok(), what, ": reference failed: ", outs[0].status.ToString());
+  if (c.wrapped && c.wt == DType::kQ4_0 && c.w_row0 + N >= cpu::kX16Rows && K % 64 == 0 &&
+      cpu::detect_isa() == cpu::Isa::kAvx512) {
+    // The CPU targets on this processor's best ISA must have taken the x16 path.
+    CHECK_MESSAGE(copies > 0, what, ": no CPU target kept an x16 copy");
+  }
   const std::vector<float> ref = bytes_to_f32(outs[0].bytes);
   for (size_t k = 1; k < outs.size(); ++k) {
     const Target& t = targets()[k];
@@ -172,6 +194,42 @@ TEST_CASE("op: matmul, every weight dtype, every CPU path") {
           run_matmul({wt, M, K, /*N=*/(M == 37 ? 45 : 67), bias, seed++});
         }
       }
+    }
+  }
+}
+
+TEST_CASE("op: matmul, q4_0 weights wrapped as a model loads them (x16 tiles on AVX-512)") {
+  uint32_t seed = 200;
+  // N: one tile; tiles plus a ragged tail of 13 rows; fewer rows than a tile (no copy). M: the
+  // 1-4 row kernels, a 5-row remainder, the GEMM path (16 and more rows).
+  for (int64_t K : {64, 192, 512}) {
+    for (int64_t N : {16, 45, 7}) {
+      for (int64_t M : {1, 2, 3, 4, 5, 16, 37}) run_matmul({DType::kQ4_0, M, K, N, M == 3, seed++, false, {}, true});
+    }
+  }
+  // Views that are not the whole wrapped matrix read the file's layout: rows [16, 61) and
+  // [5, 50) of wrapped matrices; strided x/dst; a rank-3 x.
+  run_matmul({DType::kQ4_0, 1, 128, 45, false, 230, false, {}, true, 16});
+  run_matmul({DType::kQ4_0, 20, 128, 45, true, 231, false, {}, true, 5});
+  run_matmul({DType::kQ4_0, 3, 128, 33, true, 232, /*strided=*/true, {}, true});
+  run_matmul({DType::kQ4_0, 6, 128, 48, false, 233, false, {2, 3, 128}, true});
+  // The 12B's K with several tiles.
+  run_matmul({DType::kQ4_0, 1, 3840, 64, false, 234, false, {}, true});
+  run_matmul({DType::kQ4_0, 4, 3840, 32, false, 235, false, {}, true});
+}
+
+TEST_CASE("op: a wrapped weight is read-only") {
+  std::mt19937 rng(7);
+  const HostTensor w = typed_tensor(DType::kQ4_0, {32, 64}, random_f32(rng, 32 * 64, -1.0f, 1.0f));
+  for (const Target& t : targets()) {
+    if (!t.device->caps().host_memory) continue;
+    Env env(t);
+    const TensorView wv = env.wrap_weight(w);
+    std::vector<uint8_t> back(w.bytes.size());
+    REQUIRE(wv.buffer->download(0, back.data(), back.size()).ok());
+    CHECK_MESSAGE(back == w.bytes, t.name, ": a wrapped weight must read back as the file's bytes");
+    if (wv.buffer->holds_copy()) {
+      CHECK_MESSAGE(!wv.buffer->upload(0, back.data(), 16).ok(), t.name, ": upload into a weight with a copy");
     }
   }
 }

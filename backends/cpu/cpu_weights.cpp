@@ -1,0 +1,75 @@
+#include "cpu/cpu_weights.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_format.h"
+
+#include "core/quant.h"
+
+namespace gemma12b::cpu {
+
+StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& device, const Kernels& kernels,
+                                                                    ThreadPool& pool, void* ptr, size_t bytes,
+                                                                    DType dtype, int64_t rows, int64_t cols) {
+  std::unique_ptr<CpuWeightBuffer> b(new CpuWeightBuffer(device, ptr, bytes, dtype, rows, cols));
+  const size_t row_bytes = row_size(dtype, cols);
+  const bool packable = dtype == DType::kQ4_0 && kernels.q4_0_x16 != nullptr && cols % 64 == 0 &&
+                        rows >= kX16Rows && bytes >= static_cast<size_t>(rows) * row_bytes;
+  if (!packable) return b;
+  const int64_t tiles = rows / kX16Rows;
+  const size_t tile_bytes = kX16Rows * row_bytes;
+  b->tiles_bytes_ = static_cast<size_t>(tiles) * tile_bytes;
+  // An anonymous mapping: page-aligned (every tile 64-byte aligned: tile_bytes = 16·18·K/32 is a
+  // multiple of 576), returned to the system on destruction, eligible for transparent huge pages.
+  void* m = ::mmap(nullptr, b->tiles_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) {
+    const std::string msg = absl::StrFormat("cpu: cannot allocate %d bytes for the x16 copy of a %d x %d q4_0 weight: %s",
+                                            b->tiles_bytes_, rows, cols, std::strerror(errno));
+    b->tiles_bytes_ = 0;
+    return absl::ResourceExhaustedError(msg);
+  }
+#if defined(MADV_HUGEPAGE)
+  ::madvise(m, b->tiles_bytes_, MADV_HUGEPAGE);  // advisory: fewer TLB misses on the decode stream
+#endif
+  b->tiles_ = static_cast<uint8_t*>(m);
+  const auto* src = static_cast<const uint8_t*>(ptr);
+  uint8_t* dst = b->tiles_;
+  pool.parallel_for(tiles, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) pack_q4_0_x16(src + t * tile_bytes, row_bytes, cols, dst + t * tile_bytes);
+  });
+  return b;
+}
+
+CpuWeightBuffer::~CpuWeightBuffer() {
+  if (tiles_ != nullptr) ::munmap(tiles_, tiles_bytes_);
+}
+
+Status CpuWeightBuffer::upload(size_t, const void*, size_t) {
+  return absl::FailedPreconditionError("cpu: a wrapped weight buffer is read-only");
+}
+
+Status CpuWeightBuffer::download(size_t offset, void* dst, size_t n) const {
+  if (offset > bytes_ || n > bytes_ - offset) {
+    return InvalidArgument("buffer access [%d, +%d) outside a buffer of %d bytes", offset, n, bytes_);
+  }
+  if (n) std::memcpy(dst, static_cast<const uint8_t*>(ptr_) + offset, n);
+  return OkStatus();
+}
+
+Status CpuWeightBuffer::copy_from(const Buffer&, size_t, size_t, size_t) {
+  return absl::FailedPreconditionError("cpu: a wrapped weight buffer is read-only");
+}
+
+const uint8_t* CpuWeightBuffer::tiles_for(const TensorView& v) const {
+  if (tiles_ == nullptr || v.buffer != this || v.offset != 0 || v.dtype != dtype_ || v.rank != 2 ||
+      v.dim(0) != rows_ || v.dim(1) != cols_ || v.stride[0] != row_size(dtype_, cols_)) {
+    return nullptr;
+  }
+  return tiles_;
+}
+
+}  // namespace gemma12b::cpu
