@@ -45,6 +45,7 @@ gemma12b_status gemma12b_model_load(const char* path, const gemma12b_model_param
     gemma12b::DeviceOptions dopt;
     dopt.n_threads = p.n_threads;
     dopt.device_index = p.device_index;
+    dopt.cpu_file_layout = p.cpu_file_layout != 0;
     auto device = gemma12b::create_device(backend, dopt);
     if (!device.ok() && device.status().code() == absl::StatusCode::kUnavailable) {
       // A backend without a device here (no Vulkan driver): valid but not supported, not internal.

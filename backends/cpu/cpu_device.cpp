@@ -28,14 +28,16 @@ class CpuStream final : public Stream {
 
 class CpuDevice final : public HostDevice {
  public:
-  CpuDevice(int n_threads, cpu::Isa isa, bool exact)
-      : pool_(n_threads), ctx_{pool_, cpu::kernels(isa), exact} {
+  CpuDevice(int n_threads, cpu::Isa isa, bool exact, bool file_layout)
+      : pool_(n_threads), ctx_{pool_, cpu::kernels(isa), exact}, file_layout_(file_layout) {
     caps_.int_dot = isa != cpu::Isa::kScalar;
   }
   std::string_view name() const override { return "cpu"; }
-  StatusOr<std::unique_ptr<Buffer>> wrap_weight(void* ptr, size_t bytes, DType dtype, int64_t rows,
-                                                int64_t cols) override {
-    G12_ASSIGN_OR_RETURN(auto b, cpu::CpuWeightBuffer::create(*this, ctx_.kernels, pool_, ptr, bytes, dtype, rows, cols));
+  StatusOr<std::unique_ptr<Buffer>> wrap_weight(void* ptr, size_t bytes, DType dtype, int64_t rows, int64_t cols,
+                                                const CopiedFn& copied) override {
+    if (file_layout_) return wrap_host(ptr, bytes);
+    G12_ASSIGN_OR_RETURN(auto b, cpu::CpuWeightBuffer::create(*this, ctx_.kernels, pool_, ptr, bytes, dtype, rows,
+                                                              cols, copied));
     return std::unique_ptr<Buffer>(std::move(b));
   }
   StatusOr<std::unique_ptr<Stream>> create_stream() override {
@@ -45,6 +47,7 @@ class CpuDevice final : public HostDevice {
  private:
   ThreadPool pool_;
   cpu::Context ctx_;
+  bool file_layout_;
 };
 
 StatusOr<std::unique_ptr<Device>> create_cpu(const DeviceOptions& options) {
@@ -52,9 +55,10 @@ StatusOr<std::unique_ptr<Device>> create_cpu(const DeviceOptions& options) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (n > 1024) return InvalidArgument("cpu: %d threads requested; at most 1024", n);
   const cpu::Isa isa = cpu::isa_from_env();
-  log_info("cpu backend: %d threads, %s kernels%s", n, std::string(cpu::isa_name(isa)),
-           options.exact_matmul ? ", exact (f32-activation) matmuls" : "");
-  return std::unique_ptr<Device>(new CpuDevice(n, isa, options.exact_matmul));
+  log_info("cpu backend: %d threads, %s kernels%s%s", n, std::string(cpu::isa_name(isa)),
+           options.exact_matmul ? ", exact (f32-activation) matmuls" : "",
+           options.cpu_file_layout ? ", weights in the file's layout" : "");
+  return std::unique_ptr<Device>(new CpuDevice(n, isa, options.exact_matmul, options.cpu_file_layout));
 }
 
 }  // namespace

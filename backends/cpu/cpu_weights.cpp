@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -14,7 +15,8 @@ namespace gemma12b::cpu {
 
 StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& device, const Kernels& kernels,
                                                                     ThreadPool& pool, void* ptr, size_t bytes,
-                                                                    DType dtype, int64_t rows, int64_t cols) {
+                                                                    DType dtype, int64_t rows, int64_t cols,
+                                                                    const Device::CopiedFn& copied) {
   std::unique_ptr<CpuWeightBuffer> b(new CpuWeightBuffer(device, ptr, bytes, dtype, rows, cols));
   const size_t row_bytes = row_size(dtype, cols);
   const bool packable = dtype == DType::kQ4_0 && kernels.q4_0_x16 != nullptr && cols % 64 == 0 &&
@@ -38,9 +40,20 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
   b->tiles_ = static_cast<uint8_t*>(m);
   const auto* src = static_cast<const uint8_t*>(ptr);
   uint8_t* dst = b->tiles_;
-  pool.parallel_for(tiles, [&](int64_t t0, int64_t t1, int) {
-    for (int64_t t = t0; t < t1; ++t) pack_q4_0_x16(src + t * tile_bytes, row_bytes, cols, dst + t * tile_bytes);
-  });
+  // In batches of about kBatchBytes of the file, each reported as copied once packed, so the
+  // owner can release it: resident memory then grows by the copy only, not by the copy plus the
+  // whole source matrix (566 MB for the 12B's embedding).
+  constexpr size_t kBatchBytes = size_t{16} << 20;
+  const int64_t per_batch = std::max<int64_t>(1, static_cast<int64_t>(kBatchBytes / tile_bytes));
+  for (int64_t first = 0; first < tiles; first += per_batch) {
+    const int64_t n = std::min(per_batch, tiles - first);
+    pool.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = first + t0; t < first + t1; ++t) {
+        pack_q4_0_x16(src + t * tile_bytes, row_bytes, cols, dst + t * tile_bytes);
+      }
+    });
+    if (copied) copied(static_cast<size_t>(first) * tile_bytes, static_cast<size_t>(n) * tile_bytes);
+  }
   return b;
 }
 

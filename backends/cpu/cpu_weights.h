@@ -18,10 +18,11 @@ class CpuWeightBuffer final : public Buffer {
  public:
   // Wraps ptr; packs it when the kernels have an x16 path for dtype and the shape allows one
   // (cols % 64 == 0, at least one full tile of 16 rows; rows past the last full tile stay in the
-  // file's layout). Errors: ResourceExhausted when the copy cannot be allocated.
+  // file's layout), reporting each packed source range to `copied` (Device::wrap_weight).
+  // Errors: ResourceExhausted when the copy cannot be allocated.
   static StatusOr<std::unique_ptr<CpuWeightBuffer>> create(Device& device, const Kernels& kernels, ThreadPool& pool,
                                                            void* ptr, size_t bytes, DType dtype, int64_t rows,
-                                                           int64_t cols);
+                                                           int64_t cols, const Device::CopiedFn& copied);
   ~CpuWeightBuffer() override;
 
   size_t size() const override { return bytes_; }

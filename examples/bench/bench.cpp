@@ -188,6 +188,7 @@ StatusOr<BenchResult> run_bench(const BenchOptions& o) {
 
   DeviceOptions dopt;
   dopt.n_threads = r.threads;
+  dopt.cpu_file_layout = o.file_layout;
   G12_ASSIGN_OR_RETURN(auto device, create_device("cpu", dopt));
   r.device = std::string(device->name());
   auto t0 = Clock::now();

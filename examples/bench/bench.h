@@ -38,6 +38,7 @@ struct BenchOptions {
   DType kv_type = DType::kF16;
   int64_t bw_mib = 2048;                // bandwidth buffer; 0 skips the probe
   bool ttft = false;                    // also time prefilling the image / audio rows
+  bool file_layout = false;             // DeviceOptions::cpu_file_layout (no x16 copy at load)
   uint64_t seed = 1;
   std::function<void(const std::string&)> log;  // progress lines (stderr)
 };

@@ -60,6 +60,7 @@ options:
   --kv-type T            KV cache type: f16 (default), f32, q8_0
   --bw-mib N             memory-bandwidth buffer in MiB (default 2048; 0 = skip)
   --ttft                 also time prefilling the image / audio rows (time to first token)
+  --file-layout          read q4_0 matrices in the file's layout (no x16 copy at load)
   --seed N               seed for weights, tokens and K/V (default 1)
   --json                 print one JSON line after the table
 )";
@@ -72,7 +73,7 @@ struct Args {
 bool parse(int argc, char** argv, Args* a, std::string* err) {
   static const std::map<std::string, std::string> kAlias = {
       {"-m", "--model"}, {"-t", "--threads"}, {"-p", "--n-prompt"}, {"-n", "--n-gen"}, {"-r", "--reps"}};
-  static const std::vector<std::string> kFlags = {"--json", "--ttft", "--ops"};
+  static const std::vector<std::string> kFlags = {"--json", "--ttft", "--ops", "--file-layout"};
   static const std::vector<std::string> kValues = {
       "--model", "--mmproj", "--threads", "--n-prompt", "--n-gen", "--reps", "--depths", "--depth-n",
       "--depth-fill", "--depth-budget", "--ubatch", "--kv-type", "--bw-mib", "--seed", "--make-synthetic",
@@ -329,6 +330,7 @@ int main(int argc, char** argv) {
   o.seed = static_cast<uint64_t>(seed);
   o.depth_budget_s = static_cast<double>(budget);
   o.ttft = a.flags.count("--ttft") > 0;
+  o.file_layout = a.flags.count("--file-layout") > 0;
   if (auto it = a.values.find("--depth-fill"); it != a.values.end()) {
     if (it->second != "synthetic" && it->second != "prefill") {
       return fail("--depth-fill: '" + it->second + "' is not synthetic or prefill", 2);

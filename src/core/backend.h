@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -74,14 +75,18 @@ class Device {
   }
   // Wraps a matmul weight: `rows` x `cols` elements of `dtype` in the file's layout at ptr
   // (host memory that must not change while the buffer lives). A device may also keep a copy in
-  // a layout its kernels read faster (a one-time cost here; then holds_copy() is true). Views of
-  // the buffer describe the file's layout either way: map(), download() and every op that does
-  // not know the copy read the wrapped memory. Default: wrap_host.
+  // a layout its kernels read faster (a one-time cost here; then holds_copy() is true), and calls
+  // `copied(offset, n)` (when set) for each byte range of ptr it has copied, as it goes, so the
+  // owner can let those pages go before the next range is read. Views of the buffer describe the
+  // file's layout either way: map(), download() and every op that does not know the copy read the
+  // wrapped memory. Default: wrap_host.
+  using CopiedFn = std::function<void(size_t offset, size_t n)>;
   virtual StatusOr<std::unique_ptr<Buffer>> wrap_weight(void* ptr, size_t bytes, DType dtype, int64_t rows,
-                                                        int64_t cols) {
+                                                        int64_t cols, const CopiedFn& copied = {}) {
     (void)dtype;
     (void)rows;
     (void)cols;
+    (void)copied;
     return wrap_host(ptr, bytes);
   }
   virtual StatusOr<std::unique_ptr<Stream>> create_stream() = 0;
@@ -94,6 +99,9 @@ struct DeviceOptions {
   // CPU: quantized weights meet f32 activations (the dequantized-f32 math of the reference
   // backend) instead of int8 activations per 32-block (llama.cpp's scheme, several times faster).
   bool exact_matmul = false;
+  // CPU: read every weight matrix in the file's layout (no copy at load: Device::wrap_weight
+  // wraps only). By default q4_0 matrices get x16 tiles, which decode ~1.4x faster.
+  bool cpu_file_layout = false;
   // GPU backends: which physical device (an index into the backend's device list). -1 picks the
   // first discrete GPU, else the first integrated one, else whatever exists (lavapipe). The
   // environment variable GEMMA12B_VULKAN_DEVICE (an index or a substring of the device name)

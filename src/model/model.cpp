@@ -108,8 +108,11 @@ Status Model::bind(const std::function<const TensorInfo*(const TensorSpec&)>& fi
       void* p = const_cast<uint8_t*>(info->data());
       std::unique_ptr<Buffer> buf;
       if (s.shape.size() == 2) {
-        G12_ASSIGN_OR_RETURN(buf, device_->wrap_weight(p, info->nbytes, info->dtype, s.shape[0], s.shape[1]));
-        if (buf->holds_copy()) info->mapping->release(info->offset, info->nbytes);
+        const MappedFile& file = *info->mapping;
+        const size_t base = info->offset;
+        G12_ASSIGN_OR_RETURN(buf, device_->wrap_weight(p, info->nbytes, info->dtype, s.shape[0], s.shape[1],
+                                                       [&file, base](size_t o, size_t n) { file.release(base + o, n); }));
+        if (buf->holds_copy()) file.release(base, info->nbytes);  // rows past the copy, and partial pages
       } else {
         G12_ASSIGN_OR_RETURN(buf, device_->wrap_host(p, info->nbytes));
       }

@@ -213,6 +213,9 @@ TEST_CASE("op: matmul, q4_0 weights wrapped as a model loads them (x16 tiles on 
   run_matmul({DType::kQ4_0, 20, 128, 45, true, 231, false, {}, true, 5});
   run_matmul({DType::kQ4_0, 3, 128, 33, true, 232, /*strided=*/true, {}, true});
   run_matmul({DType::kQ4_0, 6, 128, 48, false, 233, false, {2, 3, 128}, true});
+  // The tiny golden model's LM head (373 rows: 23 tiles and 5) and FFN down projection.
+  run_matmul({DType::kQ4_0, 1, 256, 373, false, 236, false, {}, true});
+  run_matmul({DType::kQ4_0, 1, 512, 256, false, 237, false, {}, true});
   // The 12B's K with several tiles.
   run_matmul({DType::kQ4_0, 1, 3840, 64, false, 234, false, {}, true});
   run_matmul({DType::kQ4_0, 4, 3840, 32, false, 235, false, {}, true});

@@ -53,6 +53,15 @@ int main(int argc, char** argv) {
   mp.backend = 42;
   CHECK(gemma12b_model_load(argv[1], &mp, &model) == GEMMA12B_ERR_INVALID_ARGUMENT);
 
+  /* The CPU backend's file-layout switch (no x16 copy of q4_0 matrices) loads as well. */
+  gemma12b_model_params_init(&mp);
+  CHECK(mp.cpu_file_layout == 0);
+  mp.cpu_file_layout = 1;
+  CHECK(gemma12b_model_load(argv[1], &mp, &model) == GEMMA12B_OK);
+  if (model != NULL) CHECK(gemma12b_model_n_vocab(model) == 373);
+  gemma12b_model_free(model);
+  model = NULL;
+
   gemma12b_model_params_init(&mp);
   mp.n_threads = 2;
   mp.progress = on_progress;
