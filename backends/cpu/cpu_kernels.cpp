@@ -62,31 +62,34 @@ constexpr int64_t kNTile = 32;
 // From this many activation rows on, a quantized matmul uses the ISA's GEMM kernel if it has one.
 constexpr int64_t kGemmMinRows = 16;
 
+// This thread's GEMM tile scratch (gemm_scratch_bytes(K)), 64-byte aligned; grows only.
+uint8_t* gemm_scratch(int64_t K) {
+  thread_local std::vector<uint8_t> s;
+  if (s.size() < gemm_scratch_bytes(K) + 64) s.resize(gemm_scratch_bytes(K) + 64);
+  return s.data() + (64 - reinterpret_cast<uintptr_t>(s.data()) % 64) % 64;
+}
+
 // The int8 matmul over a weight with x16 tiles: item t < n_tiles is tile t (16 rows), the last
 // item the rows past the tiles in the file's layout (row stride ldw from w0). Output rows of the
 // uniform stride ldo from out.
+// `gemm` (the file layout's GEMM kernel, for the tail) is null for row kernels only.
 void matmul_x16(const uint8_t* tiles, int64_t n_tiles, const uint8_t* w0, size_t ldw, int64_t N, int64_t K,
-                const QActs& a, bool use_gemm, float* out, size_t ldo, const Context& ctx) {
+                const QActs& a, GemmFn gemm, float* out, size_t ldo, const Context& ctx) {
   const Kernels& kn = ctx.kernels;
   const int64_t M = a.rows(), tail0 = n_tiles * kX16Rows;
   const size_t tile_bytes = kX16Rows * ldw;
   const int64_t items = n_tiles + (tail0 < N ? 1 : 0);
   ctx.pool.parallel_for(items, [&](int64_t b, int64_t e, int) {
-    thread_local std::vector<uint8_t> scratch;  // this worker's GEMM tile
-    uint8_t* aligned = nullptr;
-    if (use_gemm) {
-      if (scratch.size() < gemm_scratch_bytes(K) + 64) scratch.resize(gemm_scratch_bytes(K) + 64);
-      aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-    }
+    uint8_t* scratch = gemm != nullptr ? gemm_scratch(K) : nullptr;
     QRow rows[kMaxRows];
     for (int64_t t = b; t < e; ++t) {
       const bool tail = t == n_tiles;
       const int64_t n0 = t * kX16Rows, nn = tail ? N - tail0 : kX16Rows;
-      if (use_gemm) {
+      if (gemm != nullptr) {
         if (tail) {
-          kn.gemm(DType::kQ4_0)(w0 + n0 * ldw, ldw, nn, a, K, out + n0, ldo, aligned);
+          gemm(w0 + n0 * ldw, ldw, nn, a, K, out + n0, ldo, scratch);
         } else {
-          kn.gemm_q4_0_x16(tiles + t * tile_bytes, K, a, out + n0, ldo, aligned);
+          kn.gemm_q4_0_x16(tiles + t * tile_bytes, K, a, out + n0, ldo, scratch);
         }
         continue;
       }
@@ -133,7 +136,8 @@ void matmul_int8(const Op& op, const Context& ctx) {
   }
   const RowDotFn dot = ctx.kernels.int8(w.dtype);
   if (x16 != nullptr) {
-    matmul_x16(x16, n_tiles, w0, ldw, N, K, *a, use_gemm, reinterpret_cast<float*>(d.host_row(0)), ldo, ctx);
+    matmul_x16(x16, n_tiles, w0, ldw, N, K, *a, use_gemm ? gemm : nullptr, reinterpret_cast<float*>(d.host_row(0)),
+               ldo, ctx);
     return;
   }
   if (use_gemm) {
@@ -141,9 +145,7 @@ void matmul_int8(const Op& op, const Context& ctx) {
     float* out = reinterpret_cast<float*>(d.host_row(0));
     const int64_t tiles = (N + kGemmTile - 1) / kGemmTile;
     ctx.pool.parallel_for(tiles, [&](int64_t b, int64_t e, int) {
-      thread_local std::vector<uint8_t> scratch;  // this worker's packed tile
-      if (scratch.size() < gemm_scratch_bytes(K) + 64) scratch.resize(gemm_scratch_bytes(K) + 64);
-      uint8_t* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+      uint8_t* aligned = gemm_scratch(K);  // this worker's packed tile
       for (int64_t t = b; t < e; ++t) {
         const int64_t n0 = t * kGemmTile;
         gemm(w0 + n0 * ldw, ldw, std::min(kGemmTile, N - n0), *a, K, out + n0, ldo, aligned);
