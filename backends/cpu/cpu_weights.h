@@ -18,7 +18,8 @@ class CpuWeightBuffer final : public Buffer {
  public:
   // Wraps ptr; packs it when the kernels have an x16 path for dtype and the shape allows one
   // (cols % 64 == 0, at least one full tile of 16 rows; rows past the last full tile stay in the
-  // file's layout), reporting each packed source range to `copied` (Device::wrap_weight).
+  // file's layout), reporting each packed source range to `copied` (Device::wrap_weight). Packs
+  // with `pool`, so not while another thread runs ops on the same device (models load first).
   // Errors: ResourceExhausted when the copy cannot be allocated.
   static StatusOr<std::unique_ptr<CpuWeightBuffer>> create(Device& device, const Kernels& kernels, ThreadPool& pool,
                                                            void* ptr, size_t bytes, DType dtype, int64_t rows,
