@@ -26,7 +26,7 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
   const size_t tile_bytes = kX16Rows * row_bytes;
   b->tiles_bytes_ = static_cast<size_t>(tiles) * tile_bytes;
   // An anonymous mapping: page-aligned (every tile 64-byte aligned: tile_bytes = 16·18·K/32 is a
-  // multiple of 576), returned to the system on destruction, eligible for transparent huge pages.
+  // multiple of kX16PairBytes), returned to the system on destruction, eligible for transparent huge pages.
   void* m = ::mmap(nullptr, b->tiles_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) {
     const std::string msg = absl::StrFormat("cpu: cannot allocate %d bytes for the x16 copy of a %d x %d q4_0 weight: %s",
@@ -40,9 +40,10 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
   b->tiles_ = static_cast<uint8_t*>(m);
   const auto* src = static_cast<const uint8_t*>(ptr);
   uint8_t* dst = b->tiles_;
-  // In batches of about kBatchBytes of the file, each reported as copied once packed, so the
-  // owner can release it: resident memory then grows by the copy only, not by the copy plus the
-  // whole source matrix (566 MB for the 12B's embedding).
+  // In batches of about kBatchBytes of the file; after each, the whole prefix copied so far is
+  // reported (so pages that straddle two batches are covered once both are done), and the owner
+  // can release it: resident memory then grows by the copy only, not by the copy plus the whole
+  // source matrix (566 MB for the 12B's embedding). Rows past the last tile are never reported.
   constexpr size_t kBatchBytes = size_t{16} << 20;
   const int64_t per_batch = std::max<int64_t>(1, static_cast<int64_t>(kBatchBytes / tile_bytes));
   for (int64_t first = 0; first < tiles; first += per_batch) {
@@ -52,7 +53,7 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
         pack_q4_0_x16(src + t * tile_bytes, row_bytes, cols, dst + t * tile_bytes);
       }
     });
-    if (copied) copied(static_cast<size_t>(first) * tile_bytes, static_cast<size_t>(n) * tile_bytes);
+    if (copied) copied(0, static_cast<size_t>(first + n) * tile_bytes);
   }
   return b;
 }

@@ -153,7 +153,7 @@ GemmFn Kernels::gemm(DType t) const {
 void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
   const int64_t nb = K / 32;
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* pair = tile + (b / 2) * 576;
+    uint8_t* pair = tile + (b / 2) * kX16PairBytes;
     uint8_t* scales = pair + 32 * (b % 2);
     uint8_t* nibbles = pair + 64 + 256 * (b % 2);
     for (int64_t j = 0; j < kX16Rows; ++j) {

@@ -97,6 +97,7 @@ size_t gemm_scratch_bytes(int64_t K);
 // and the 16 rows' scales convert with one instruction: per 32 weights of a row about half the
 // work of reading the file's layout, where each row's blocks stand apart. Needs K % 64 == 0.
 constexpr int64_t kX16Rows = 16;
+constexpr int64_t kX16PairBytes = 2 * 32 + 2 * 256;  // 576
 void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 // out[r·ldo + j] = row j of the tile · x[r], for R ≤ kMaxRows activation rows and all 16 rows.
 using X16DotFn = void (*)(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo);

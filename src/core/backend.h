@@ -76,10 +76,10 @@ class Device {
   // Wraps a matmul weight: `rows` x `cols` elements of `dtype` in the file's layout at ptr
   // (host memory that must not change while the buffer lives). A device may also keep a copy in
   // a layout its kernels read faster (a one-time cost here; then holds_copy() is true), and calls
-  // `copied(offset, n)` (when set) for each byte range of ptr it has copied, as it goes, so the
-  // owner can let those pages go before the next range is read. Views of the buffer describe the
-  // file's layout either way: map(), download() and every op that does not know the copy read the
-  // wrapped memory. Default: wrap_host.
+  // `copied(offset, n)` (when set) with byte ranges of ptr it has copied (they may overlap ranges
+  // reported before), as it goes, so the owner can let those pages go before the next range is
+  // read. Views of the buffer describe the file's layout either way: map(), download() and every
+  // op that does not know the copy read the wrapped memory. Default: wrap_host.
   using CopiedFn = std::function<void(size_t offset, size_t n)>;
   virtual StatusOr<std::unique_ptr<Buffer>> wrap_weight(void* ptr, size_t bytes, DType dtype, int64_t rows,
                                                         int64_t cols, const CopiedFn& copied = {}) {

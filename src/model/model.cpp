@@ -112,7 +112,6 @@ Status Model::bind(const std::function<const TensorInfo*(const TensorSpec&)>& fi
         const size_t base = info->offset;
         G12_ASSIGN_OR_RETURN(buf, device_->wrap_weight(p, info->nbytes, info->dtype, s.shape[0], s.shape[1],
                                                        [&file, base](size_t o, size_t n) { file.release(base + o, n); }));
-        if (buf->holds_copy()) file.release(base, info->nbytes);  // rows past the copy, and partial pages
       } else {
         G12_ASSIGN_OR_RETURN(buf, device_->wrap_host(p, info->nbytes));
       }
