@@ -6,7 +6,10 @@
 //           synthetically: every layer's slot bookkeeping is committed for positions 0..D-1 and
 //           K/V get random normed-scale values (the decoder reads exactly what a real prefill
 //           would leave); --depth-fill prefill runs a real prefill instead. One untimed probe
-//           step per depth checks the estimated cost against --depth-budget first.
+//           step per depth checks the estimated cost against --depth-budget first. Each timed
+//           step is paired with a step on a second, near-empty cache (the two in alternating
+//           order): the ratio of their times is the depth's cost relative to depth 0, measured
+//           under the same load (this machine's speed drifts by 20-30% within a minute).
 //   verify  decode of 4 rows with logits for all of them vs 1 row, from the state after the pp
 //           prompt (P positions; 8 when P = 0): the cost ratio of a speculative verify step
 //   image / audio: preprocessing + embedder for a 280-token image and 30 s of 16 kHz audio
@@ -59,6 +62,7 @@ struct BenchResult {
   uint64_t weight_bytes = 0;
   Stat pp_tps, tg_tps;
   std::map<int64_t, Stat> depth_tps;
+  std::map<int64_t, Stat> depth_ratio;  // per rep: time of the paired depth-0 steps / depth-D steps
   std::map<int64_t, std::string> depth_note;  // why a depth was skipped / how it was filled
   Stat verify1_ms, verify4_ms;
   double verify4_ratio = 0;

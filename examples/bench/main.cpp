@@ -209,7 +209,14 @@ void print_table(const b::BenchOptions& o, const b::BenchResult& r) {
     row(absl::StrFormat("tg%d @ d%d", r.depth_gen, d), it != r.depth_tps.end() ? mean_sd(it->second, 3) : "skipped");
   }
   std::printf("\n");
-  for (const auto& [d, note] : r.depth_note) std::printf("depth %lld: %s\n", static_cast<long long>(d), note.c_str());
+  for (const auto& [d, note] : r.depth_note) {
+    auto it = r.depth_ratio.find(d);
+    std::printf("depth %lld: %s%s\n", static_cast<long long>(d), note.c_str(),
+                it == r.depth_ratio.end() ? ""
+                                          : absl::StrFormat("; %s x the speed of depth-0 steps interleaved with them",
+                                                            mean_sd(it->second, 3))
+                                                .c_str());
+  }
   std::printf("verify 4 rows vs 1 (all logits): ratio %.3f (1 row %s ms, 4 rows %s ms)\n", r.verify4_ratio,
               mean_sd(r.verify1_ms, 1).c_str(), mean_sd(r.verify4_ms, 1).c_str());
   if (!r.image_ms.empty()) {
@@ -247,6 +254,8 @@ void print_json(const b::BenchOptions& o, const b::BenchResult& r) {
   for (int64_t d : o.depths) {
     auto it = r.depth_tps.find(d);
     stat(absl::StrFormat("tg_depth%d_tps", d), it != r.depth_tps.end() ? it->second : b::Stat());
+    auto ratio = r.depth_ratio.find(d);
+    stat(absl::StrFormat("tg_depth%d_ratio", d), ratio != r.depth_ratio.end() ? ratio->second : b::Stat());
   }
   j["depth_n"] = r.depth_gen;
   j["depth_fill"] = o.depth_prefill ? "prefill" : "synthetic";

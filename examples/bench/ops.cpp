@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -90,7 +91,9 @@ struct AttnShape {
 };
 // The 12B's attention at decode (T 1) and a 4-row verify step: full layers (16 query heads on one
 // 512-wide KV head, every position visible) at 4K and 32K keys; sliding layers (8 KV heads of 256,
-// window 1024) on their ring of window + ubatch slots.
+// window 1024) on their ring of window + ubatch slots. Like the weights, the K/V rotate through
+// copies that together outgrow the caches: decode finds a layer's K/V evicted by the weights
+// streamed since its last step.
 constexpr AttnShape kAttnShapes[] = {
     {"full", 1, 16, 1, 512, 4096, 0},        {"full", 1, 16, 1, 512, 32768, 0},
     {"full", 4, 16, 1, 512, 32768, 0},       {"sliding", 1, 16, 8, 256, 1536, 1024},
@@ -104,18 +107,27 @@ int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt199
   std::printf("|---------|----|--------------|--------|--------------------|------------|------------|\n");
   for (const AttnShape& a : kAttnShapes) {
     const int64_t kv_elems = a.S * a.Hkv * a.D;
+    const size_t kv_bytes = kv_elems * sizeof(uint16_t);
     auto qb = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
-    auto kb = dev.create_buffer(kv_elems * sizeof(uint16_t));
-    auto vb = dev.create_buffer(kv_elems * sizeof(uint16_t));
     auto ob = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
     auto qpb = dev.create_buffer(a.T * sizeof(int32_t));
     auto kpb = dev.create_buffer(a.S * sizeof(int32_t));
-    if (!qb.ok() || !kb.ok() || !vb.ok() || !ob.ok() || !qpb.ok() || !kpb.ok()) return 1;
+    if (!qb.ok() || !ob.ok() || !qpb.ok() || !kpb.ok()) return 1;
     float* q = static_cast<float*>((*qb)->map());
     for (int64_t i = 0; i < a.T * a.Hq * a.D; ++i) q[i] = nd(rng);
-    for (auto* b : {kb->get(), vb->get()}) {
-      uint16_t* p = static_cast<uint16_t*>(b->map());
-      for (int64_t i = 0; i < kv_elems; ++i) p[i] = f32_to_f16(nd(rng));
+    // K and V buffers of each copy: one random K and V, repeated (speed does not depend on values).
+    const int copies = static_cast<int>(std::max<size_t>(2, kRotateBytes / (2 * kv_bytes) + 1));
+    std::vector<std::unique_ptr<Buffer>> kvs;
+    for (int c = 0; c < 2 * copies; ++c) {
+      auto b = dev.create_buffer(kv_bytes);
+      if (!b.ok()) return 1;
+      uint16_t* p = static_cast<uint16_t*>((*b)->map());
+      if (c < 2) {
+        for (int64_t i = 0; i < kv_elems; ++i) p[i] = f32_to_f16(nd(rng));
+      } else {
+        std::memcpy(p, kvs[c % 2]->map(), kv_bytes);
+      }
+      kvs.push_back(std::move(*b));
     }
     // Keys hold positions 0 .. S-1 (a ring in position order); the queries are the next T positions.
     int32_t* kp = static_cast<int32_t*>((*kpb)->map());
@@ -124,8 +136,6 @@ int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt199
     for (int64_t t = 0; t < a.T; ++t) qp[t] = static_cast<int32_t>(a.S + t);
     ops::AttentionArgs args;
     args.q = TensorView::contiguous(qb->get(), 0, DType::kF32, {a.T, a.Hq, a.D});
-    args.k = TensorView::contiguous(kb->get(), 0, DType::kF16, {a.S, a.Hkv, a.D});
-    args.v = TensorView::contiguous(vb->get(), 0, DType::kF16, {a.S, a.Hkv, a.D});
     args.qpos = TensorView::contiguous(qpb->get(), 0, DType::kI32, {a.T});
     args.kpos = TensorView::contiguous(kpb->get(), 0, DType::kI32, {a.S});
     args.scale = 1.0f;
@@ -133,6 +143,9 @@ int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt199
     const TensorView out = TensorView::contiguous(ob->get(), 0, DType::kF32, {a.T, a.Hq, a.D});
     Stat ms;
     for (int r = -1; r < o.reps * 4; ++r) {
+      const int c = (r + copies) % copies;
+      args.k = TensorView::contiguous(kvs[2 * c].get(), 0, DType::kF16, {a.S, a.Hkv, a.D});
+      args.v = TensorView::contiguous(kvs[2 * c + 1].get(), 0, DType::kF16, {a.S, a.Hkv, a.D});
       const auto t0 = std::chrono::steady_clock::now();
       Status st = ops::attention(stream, out, args);
       if (st.ok()) st = stream.synchronize();
