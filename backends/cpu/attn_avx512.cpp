@@ -22,7 +22,7 @@ inline __m512 load_kv(const void* p, bool f16, int64_t i, __mmask16 m) {
 // Scores of GT heads x JT keys, accumulated in GT·JT registers over D: each key chunk is loaded
 // (and converted from f16) once per GT heads, each query chunk once per JT keys.
 template <int GT, int JT>
-void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds) {
+void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds, RowPrefetcher& pf) {
   __m512 acc[GT][JT];
   for (int g = 0; g < GT; ++g) {
     for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_setzero_ps();
@@ -31,6 +31,7 @@ void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, fl
     const __mmask16 m = head_mask(D, i);
     __m512 kv[JT];
     for (int j = 0; j < JT; ++j) kv[j] = load_kv(k[j], f16, i, m);
+    pf.step();
     for (int g = 0; g < GT; ++g) {
       const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + i);
       for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_fmadd_ps(qv, kv[j], acc[g][j]);
@@ -42,24 +43,30 @@ void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, fl
 }
 
 template <int GT, int JT>
-void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, bool f16, float* s, int lds) {
+void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, bool f16, float* s, int lds,
+                    RowPrefetcher& pf) {
   int j = 0;
-  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT>(q, D, k + j, f16, s + j, lds);
-  for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, f16, s + j, lds);
+  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT>(q, D, k + j, f16, s + j, lds, pf);
+  for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, f16, s + j, lds, pf);
 }
 
-void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s, int lds) {
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s, int lds,
+              const AttnPrefetch& prefetch) {
+  // pf.step() runs once per 16 dims of a tile; the first head group's tile count sets the pace.
+  const int jt = G >= 4 ? 4 : 8;
+  RowPrefetcher pf(prefetch, (n + jt - 1) / jt * ((D + 15) / 16));
   int g = 0;
-  for (; g + 4 <= G; g += 4) attn_dot_heads<4, 4>(q + g * D, D, k, n, f16, s + g * lds, lds);
-  for (; g + 2 <= G; g += 2) attn_dot_heads<2, 8>(q + g * D, D, k, n, f16, s + g * lds, lds);
-  for (; g < G; ++g) attn_dot_heads<1, 8>(q + g * D, D, k, n, f16, s + g * lds, lds);
+  for (; g + 4 <= G; g += 4) attn_dot_heads<4, 4>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  for (; g + 2 <= G; g += 2) attn_dot_heads<2, 8>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  for (; g < G; ++g) attn_dot_heads<1, 8>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  pf.finish();
 }
 
 // acc[g][i0 .. i0 + 16·CT) += Σ_j p[g][j] · v[j][..] for GT heads: the GT x CT accumulator tile
 // stays in registers for the whole block of keys and is stored once.
 template <int GT, int CT>
 void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, const void* const* v, int n,
-                    bool f16) {
+                    bool f16, RowPrefetcher& pf) {
   __m512 a[GT][CT];
   __mmask16 m[CT];
   for (int c = 0; c < CT; ++c) m[c] = head_mask(D, i0 + 16 * c);
@@ -69,6 +76,7 @@ void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, 
   for (int j = 0; j < n; ++j) {
     __m512 vv[CT];
     for (int c = 0; c < CT; ++c) vv[c] = load_kv(v[j], f16, i0 + 16 * c, m[c]);
+    pf.step();
     for (int g = 0; g < GT; ++g) {
       const __m512 pg = _mm512_set1_ps(p[g * ldp + j]);
       for (int c = 0; c < CT; ++c) a[g][c] = _mm512_fmadd_ps(pg, vv[c], a[g][c]);
@@ -80,18 +88,29 @@ void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, 
 }
 
 template <int GT>
-void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
-  constexpr int CT = GT >= 8 ? 2 : 8;  // 16 (8 for one head) accumulators + the CT value chunks
-  int64_t i = 0;
-  for (; i + 16 * CT <= D; i += 16 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, f16);
-  for (; i < D; i += 16) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, f16);
+constexpr int axpy_chunks() {
+  return GT >= 8 ? 2 : 8;  // 16 (8 for one head) accumulators + the CT value chunks
 }
 
-void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
+template <int GT>
+void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
+                     RowPrefetcher& pf) {
+  constexpr int CT = axpy_chunks<GT>();
+  int64_t i = 0;
+  for (; i + 16 * CT <= D; i += 16 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, f16, pf);
+  for (; i < D; i += 16) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, f16, pf);
+}
+
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
+               const AttnPrefetch& prefetch) {
+  // pf.step() runs once per key of a tile; the first head group's tile count sets the pace.
+  const int64_t dims = 16 * (G >= 8 ? axpy_chunks<8>() : G >= 2 ? axpy_chunks<2>() : axpy_chunks<1>());
+  RowPrefetcher pf(prefetch, (D + dims - 1) / dims * n);
   int g = 0;
-  for (; g + 8 <= G; g += 8) attn_axpy_heads<8>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
-  for (; g + 2 <= G; g += 2) attn_axpy_heads<2>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
-  for (; g < G; ++g) attn_axpy_heads<1>(acc + g * D, D, p + g * ldp, ldp, v, n, f16);
+  for (; g + 8 <= G; g += 8) attn_axpy_heads<8>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
+  for (; g + 2 <= G; g += 2) attn_axpy_heads<2>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
+  for (; g < G; ++g) attn_axpy_heads<1>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
+  pf.finish();
 }
 
 float exp_sum(float* x, int64_t n, float m) {
@@ -117,7 +136,8 @@ float exp_sum(float* x, int64_t n, float m) {
 // dims the JT keys' elements are staged as f32, then each query vector is loaded once per JT
 // keys and each staged element broadcast once per RT vectors.
 template <int JT, int RT>
-inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16, float* s) {
+inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16, float* s,
+                           RowPrefetcher& pf) {
   __m512 acc[JT][RT];
   alignas(64) float st[2][JT][16];
   float(*cur)[16] = st[0];
@@ -145,6 +165,7 @@ inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const*
     const __mmask16 m = head_mask(D, i0);
 #pragma GCC unroll 16
     for (int jt = 0; jt < JT; ++jt) _mm512_store_ps(dst[jt], load_kv(k[jt], f16, i0, m));
+    pf.step();
   };
   stage(0);
   for (int64_t i0 = 0; i0 < D; i0 += 16) {
@@ -166,18 +187,24 @@ inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const*
 }
 
 template <int JT, int RT>
-void dot_lanes_keys(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s) {
+void dot_lanes_keys(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s,
+                    RowPrefetcher& pf) {
   int j = 0;
-  for (; j + JT <= n; j += JT) dot_lanes_tile<JT, RT>(qt, R, D, k + j, f16, s + j * R);
-  for (; j + 4 <= n; j += 4) dot_lanes_tile<4, RT>(qt, R, D, k + j, f16, s + j * R);
-  for (; j < n; ++j) dot_lanes_tile<1, RT>(qt, R, D, k + j, f16, s + j * R);
+  for (; j + JT <= n; j += JT) dot_lanes_tile<JT, RT>(qt, R, D, k + j, f16, s + j * R, pf);
+  for (; j + 4 <= n; j += 4) dot_lanes_tile<4, RT>(qt, R, D, k + j, f16, s + j * R, pf);
+  for (; j < n; ++j) dot_lanes_tile<1, RT>(qt, R, D, k + j, f16, s + j * R, pf);
 }
 
-void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s) {
+void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s,
+                    const AttnPrefetch& prefetch) {
+  // pf.step() runs once per 16 dims of a tile; the first row group's tile count sets the pace.
+  const int jt = R >= 64 ? 6 : R >= 32 ? 8 : 16;
+  RowPrefetcher pf(prefetch, (n + jt - 1) / jt * ((D + 15) / 16));
   int r = 0;
-  for (; r + 64 <= R; r += 64) dot_lanes_keys<6, 4>(qt + r, R, D, k, f16, n, s + r);
-  for (; r + 32 <= R; r += 32) dot_lanes_keys<8, 2>(qt + r, R, D, k, f16, n, s + r);
-  for (; r < R; r += 16) dot_lanes_keys<16, 1>(qt + r, R, D, k, f16, n, s + r);
+  for (; r + 64 <= R; r += 64) dot_lanes_keys<6, 4>(qt + r, R, D, k, f16, n, s + r, pf);
+  for (; r + 32 <= R; r += 32) dot_lanes_keys<8, 2>(qt + r, R, D, k, f16, n, s + r, pf);
+  for (; r < R; r += 16) dot_lanes_keys<16, 1>(qt + r, R, D, k, f16, n, s + r, pf);
+  pf.finish();
 }
 
 void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
@@ -209,7 +236,7 @@ void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
 // per IT dims and each staged element broadcast once per RT vectors.
 template <int IT, int RT>
 inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const float* p, const void* const* v,
-                            bool f16, int n) {
+                            bool f16, int n, RowPrefetcher& pf) {
   __m512 a[IT][RT], fv[RT];
   alignas(64) float st[8][16];
   const __mmask16 m = static_cast<__mmask16>(IT >= 16 ? 0xFFFF : (1u << IT) - 1);
@@ -226,6 +253,7 @@ inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const
   for (int j = 0; j < n; ++j) {
     if (j + kAhead < n) _mm512_store_ps(st[(j + kAhead) % (2 * kAhead)], load_kv(v[j + kAhead], f16, i0, m));
     const float* cur = st[j % (2 * kAhead)];
+    pf.step();
     __m512 pv[RT];
 #pragma GCC unroll 4
     for (int rt = 0; rt < RT; ++rt) pv[rt] = _mm512_loadu_ps(p + j * R + 16 * rt);
@@ -245,19 +273,23 @@ inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const
 
 template <int IT, int RT>
 void axpy_lanes_dims(float* acc, int R, int64_t D, const float* f, const float* p, const void* const* v, bool f16,
-                     int n) {
+                     int n, RowPrefetcher& pf) {
   int64_t i = 0;
-  for (; i + IT <= D; i += IT) axpy_lanes_tile<IT, RT>(acc + i * R, R, i, f, p, v, f16, n);
-  for (; i + 4 <= D; i += 4) axpy_lanes_tile<4, RT>(acc + i * R, R, i, f, p, v, f16, n);
-  for (; i < D; ++i) axpy_lanes_tile<1, RT>(acc + i * R, R, i, f, p, v, f16, n);
+  for (; i + IT <= D; i += IT) axpy_lanes_tile<IT, RT>(acc + i * R, R, i, f, p, v, f16, n, pf);
+  for (; i + 4 <= D; i += 4) axpy_lanes_tile<4, RT>(acc + i * R, R, i, f, p, v, f16, n, pf);
+  for (; i < D; ++i) axpy_lanes_tile<1, RT>(acc + i * R, R, i, f, p, v, f16, n, pf);
 }
 
 void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, bool f16,
-                     int n) {
+                     int n, const AttnPrefetch& prefetch) {
+  // pf.step() runs once per key of a tile; the first row group's tile count sets the pace.
+  const int it = R >= 64 ? 6 : R >= 32 ? 8 : 16;
+  RowPrefetcher pf(prefetch, (D + it - 1) / it * n);
   int r = 0;
-  for (; r + 64 <= R; r += 64) axpy_lanes_dims<6, 4>(acc + r, R, D, f + r, s + r, v, f16, n);
-  for (; r + 32 <= R; r += 32) axpy_lanes_dims<8, 2>(acc + r, R, D, f + r, s + r, v, f16, n);
-  for (; r < R; r += 16) axpy_lanes_dims<16, 1>(acc + r, R, D, f + r, s + r, v, f16, n);
+  for (; r + 64 <= R; r += 64) axpy_lanes_dims<6, 4>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
+  for (; r + 32 <= R; r += 32) axpy_lanes_dims<8, 2>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
+  for (; r < R; r += 16) axpy_lanes_dims<16, 1>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
+  pf.finish();
 }
 
 }  // namespace

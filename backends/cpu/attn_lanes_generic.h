@@ -40,12 +40,15 @@ void dot_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16,
 }
 
 template <float (*H2F)(uint16_t)>
-void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s) {
+void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s,
+                    const AttnPrefetch& prefetch) {
+  RowPrefetcher pf(prefetch, (n + 3) / 4);  // a step per tile of the first 16 lanes
   for (int r0 = 0; r0 < R; r0 += kL) {
     int j = 0;
-    for (; j + 4 <= n; j += 4) dot_tile<H2F, 4>(qt + r0, R, D, k + j, f16, s + j * R + r0);
+    for (; j + 4 <= n; j += 4, pf.step()) dot_tile<H2F, 4>(qt + r0, R, D, k + j, f16, s + j * R + r0);
     for (; j < n; ++j) dot_tile<H2F, 1>(qt + r0, R, D, k + j, f16, s + j * R + r0);
   }
+  pf.finish();
 }
 
 void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
@@ -89,12 +92,14 @@ void axpy_tile(float* acc, int R, int64_t i0, const float* f, const float* p, co
 
 template <float (*H2F)(uint16_t)>
 void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, bool f16,
-                     int n) {
+                     int n, const AttnPrefetch& prefetch) {
+  RowPrefetcher pf(prefetch, (D + 3) / 4);  // a step per tile of the first 16 lanes
   for (int r0 = 0; r0 < R; r0 += kL) {
     int64_t i = 0;
-    for (; i + 4 <= D; i += 4) axpy_tile<H2F, 4>(acc + i * R + r0, R, i, f + r0, s + r0, v, f16, n);
+    for (; i + 4 <= D; i += 4, pf.step()) axpy_tile<H2F, 4>(acc + i * R + r0, R, i, f + r0, s + r0, v, f16, n);
     for (; i < D; ++i) axpy_tile<H2F, 1>(acc + i * R + r0, R, i, f + r0, s + r0, v, f16, n);
   }
+  pf.finish();
 }
 
 }  // namespace lanes

@@ -37,26 +37,65 @@ struct Visibility {
   }
 };
 
-// rows[j] = row idx[j]·Hkv + hk of a K or V cache (f32 or f16 rows in place, q8_0 rows
-// dequantized into tmp), for the kernels' row arguments.
-void gather_rows(const TensorView& kv, const int32_t* idx, int n, int64_t Hkv, int64_t hk, std::vector<float>& tmp,
-                 const void** rows) {
+// The rows of a K or V view [S, Hkv, D] by (slot, KV head), through the view's strides
+// (TensorView::host_row divides per call, and the kernels take up to four row addresses per key).
+struct KvRows {
+  const uint8_t* base;
+  size_t slot_stride, head_stride, bytes;
+  int64_t len;
+  DType dtype;
+  explicit KvRows(const TensorView& kv)
+      : base(kv.host_data()), slot_stride(kv.stride[0]), head_stride(kv.stride[1]), bytes(kv.row_bytes()),
+        len(kv.row_len()), dtype(kv.dtype) {}
+  const uint8_t* row(int64_t slot, int64_t hk) const { return base + slot * slot_stride + hk * head_stride; }
+  bool f16() const { return dtype == DType::kF16; }
+};
+
+// rows[j] = KV head hk's row of slot idx[j] (f32 or f16 rows in place, q8_0 rows dequantized
+// into tmp), for the kernels' row arguments.
+void gather_rows(const KvRows& kv, const int32_t* idx, int n, int64_t hk, std::vector<float>& tmp, const void** rows) {
   const bool direct = kv.dtype == DType::kF32 || kv.dtype == DType::kF16;
-  const int64_t w = kv.row_len();
-  if (!direct && tmp.size() < static_cast<size_t>(n * w)) tmp.resize(n * w);
+  if (!direct && tmp.size() < static_cast<size_t>(n * kv.len)) tmp.resize(n * kv.len);
   for (int j = 0; j < n; ++j) {
-    const int64_t r = idx[j] * Hkv + hk;
     if (direct) {
-      rows[j] = kv.host_row(r);
+      rows[j] = kv.row(idx[j], hk);
     } else {
-      dequantize_row(kv.dtype, kv.host_row(r), &tmp[j * w], w);
-      rows[j] = &tmp[j * w];
+      dequantize_row(kv.dtype, kv.row(idx[j], hk), &tmp[j * kv.len], kv.len);
+      rows[j] = &tmp[j * kv.len];
     }
   }
 }
 
+// The stored rows (quantized ones as they are) of the n slots idx of KV head hk, for AttnPrefetch.
+AttnPrefetch stored_rows(const KvRows& kv, const int32_t* idx, int n, int64_t hk, const void** rows) {
+  for (int j = 0; j < n; ++j) rows[j] = kv.row(idx[j], hk);
+  return {rows, n, static_cast<int64_t>(kv.bytes)};
+}
+
+// The op's K and V.
+struct Kv {
+  KvRows k, v;
+};
+
 struct Shape {
   int64_t T, Hq, Hkv, G, D, Dv, S, chunks;
+  bool prefetch;  // each key and value row is read once (decode, verify): pull them ahead into L2
+};
+
+// What the kernels prefetch for the block of keys [sb, sb + kKeyBlock) of an item over [s0, s1):
+// while scoring, this block's values (the n visible slots idx); while accumulating, the next
+// block's keys (all its slots; the invisible ones are few).
+struct BlockPrefetch {
+  AttnPrefetch values, keys;
+  int32_t next[kKeyBlock];
+  const void* rows[2][kKeyBlock];
+  BlockPrefetch(const Kv& kv, const Shape& sh, int64_t hk, const int32_t* idx, int n, int64_t sb, int64_t s1) {
+    if (!sh.prefetch) return;
+    values = stored_rows(kv.v, idx, n, hk, rows[0]);
+    const int nn = static_cast<int>(std::clamp<int64_t>(s1 - sb - kKeyBlock, 0, kKeyBlock));
+    for (int j = 0; j < nn; ++j) next[j] = static_cast<int32_t>(sb + kKeyBlock + j);
+    keys = stored_rows(kv.k, next, nn, hk, rows[1]);
+  }
 };
 
 // Where one (row t, head h) result goes: straight to the output when the keys are not split,
@@ -81,9 +120,9 @@ struct Sink {
 };
 
 // Head-major item: row t's G heads of KV head hk over keys [s0, s1).
-void head_item(const Op& op, const Shape& sh, const Visibility& vis, const Kernels& kn, const Sink& sink, int64_t t,
-               int64_t hk, int64_t c, int64_t s0, int64_t s1) {
-  const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
+void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vis, const Kernels& kn, const Sink& sink,
+               int64_t t, int64_t hk, int64_t c, int64_t s0, int64_t s1) {
+  const TensorView& q = op.src[0];
   const int64_t G = sh.G, D = sh.D, Dv = sh.Dv;
   thread_local std::vector<float> qbuf, sc, kt, vt, acc, ml;
   qbuf.resize(G * D);
@@ -106,10 +145,11 @@ void head_item(const Op& op, const Shape& sh, const Visibility& vis, const Kerne
       if (vis(t, s)) idx[n++] = static_cast<int32_t>(s);
     }
     if (n == 0) continue;
+    const BlockPrefetch pf(kv, sh, hk, idx, n, sb, s1);
     // Scores sc[g][j] of the visible keys.
-    gather_rows(k, idx, n, sh.Hkv, hk, kt, rows);
-    kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, k.dtype == DType::kF16, sc.data(),
-                static_cast<int>(kKeyBlock));
+    gather_rows(kv.k, idx, n, hk, kt, rows);
+    kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, kv.k.f16(), sc.data(),
+                static_cast<int>(kKeyBlock), pf.values);
     // Online softmax: raise each head's running max, rescale its sums, exponentiate.
     for (int64_t g = 0; g < G; ++g) {
       float* sg = &sc[g * kKeyBlock];
@@ -123,18 +163,18 @@ void head_item(const Op& op, const Shape& sh, const Visibility& vis, const Kerne
       }
       l[g] += kn.exp_sum(sg, n, mx);
     }
-    gather_rows(v, idx, n, sh.Hkv, hk, vt, rows);
+    gather_rows(kv.v, idx, n, hk, vt, rows);
     kn.attn_axpy(acc.data(), static_cast<int>(G), Dv, sc.data(), static_cast<int>(kKeyBlock), rows, n,
-                 v.dtype == DType::kF16);
+                 kv.v.f16(), pf.keys);
   }
   for (int64_t g = 0; g < G; ++g) sink.put(t, hk * G + g, c, m[g], l[g], &acc[g * Dv], 1);
 }
 
 // Lane-major item: rows [t0, t1) x the G heads of KV head hk over keys [s0, s1). Query row
 // r = (t − t0)·G + g is lane r of R, padded to Rp lanes with zero queries.
-void lane_item(const Op& op, const Shape& sh, const Visibility& vis, const Kernels& kn, const Sink& sink,
+void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vis, const Kernels& kn, const Sink& sink,
                int64_t t0, int64_t t1, int64_t hk, int64_t c, int64_t s0, int64_t s1) {
-  const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
+  const TensorView& q = op.src[0];
   const int64_t G = sh.G, D = sh.D, Dv = sh.Dv, nt = t1 - t0;
   const int64_t R = nt * G, Rp = (R + kAttnLanes - 1) / kAttnLanes * kAttnLanes;
   thread_local std::vector<float> qt, sc, kt, vt, acc, mlf;
@@ -167,8 +207,9 @@ void lane_item(const Op& op, const Shape& sh, const Visibility& vis, const Kerne
       }
     }
     if (n == 0) continue;
-    gather_rows(k, idx, n, sh.Hkv, hk, kt, rows);
-    kn.attn_dot_lanes(qt.data(), iRp, D, rows, k.dtype == DType::kF16, n, sc.data());
+    const BlockPrefetch pf(kv, sh, hk, idx, n, sb, s1);
+    gather_rows(kv.k, idx, n, hk, kt, rows);
+    kn.attn_dot_lanes(qt.data(), iRp, D, rows, kv.k.f16(), n, sc.data(), pf.values);
     for (int j = 0; j < n; ++j) {
       if (seen_by[j] == all_rows) continue;
       for (int64_t tl = 0; tl < nt; ++tl) {
@@ -176,8 +217,8 @@ void lane_item(const Op& op, const Shape& sh, const Visibility& vis, const Kerne
       }
     }
     kn.attn_softmax_lanes(sc.data(), n, iRp, m, l, f);
-    gather_rows(v, idx, n, sh.Hkv, hk, vt, rows);
-    kn.attn_axpy_lanes(acc.data(), iRp, Dv, f, sc.data(), rows, v.dtype == DType::kF16, n);
+    gather_rows(kv.v, idx, n, hk, vt, rows);
+    kn.attn_axpy_lanes(acc.data(), iRp, Dv, f, sc.data(), rows, kv.v.f16(), n, pf.keys);
   }
   for (int64_t r = 0; r < R; ++r) sink.put(t0 + r / G, hk * G + r % G, c, m[r], l[r], &acc[r], Rp);
 }
@@ -186,8 +227,9 @@ void lane_item(const Op& op, const Shape& sh, const Visibility& vis, const Kerne
 
 Status attention(const Op& op, const Context& ctx) {
   const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
-  Shape sh{q.dim(0), q.dim(1), k.dim(1), 0, q.dim(2), v.dim(2), k.dim(0), 1};
+  Shape sh{q.dim(0), q.dim(1), k.dim(1), 0, q.dim(2), v.dim(2), k.dim(0), 1, false};
   sh.G = sh.Hq / sh.Hkv;
+  const Kv kv{KvRows(k), KvRows(v)};
   std::vector<int32_t> t3, t4, t5, t6;
   const bool blocks = op.src[5].valid();
   const Visibility vis{i32_data(op.src[3], t3), i32_data(op.src[4], t4), blocks ? i32_data(op.src[5], t5) : nullptr,
@@ -200,6 +242,10 @@ Status attention(const Op& op, const Context& ctx) {
   const bool lanes = 2 * tg * sh.G >= kAttnLanes;
   const int64_t rows = lanes ? tg : 1;
   const int64_t groups = (sh.T + rows - 1) / rows, items = groups * sh.Hkv;
+  // One row group reads each key and value row once, cold from DRAM at depth (the hardware
+  // prefetchers do not follow a block's rows). Several groups (prefill) re-read the same rows
+  // from cache, where the prefetch instructions would only cost.
+  sh.prefetch = groups == 1;
   sh.chunks = items >= 2 * threads
                   ? 1
                   : std::clamp<int64_t>((2 * threads + items - 1) / items, 1, std::max<int64_t>(1, sh.S / 256));
@@ -215,9 +261,9 @@ Status attention(const Op& op, const Context& ctx) {
       const int64_t s0 = sh.S * c / sh.chunks, s1 = sh.S * (c + 1) / sh.chunks;
       const int64_t t0 = grp * rows, t1 = std::min(sh.T, t0 + rows);
       if (lanes) {
-        lane_item(op, sh, vis, kn, sink, t0, t1, hk, c, s0, s1);
+        lane_item(op, kv, sh, vis, kn, sink, t0, t1, hk, c, s0, s1);
       } else {
-        head_item(op, sh, vis, kn, sink, t0, hk, c, s0, s1);
+        head_item(op, kv, sh, vis, kn, sink, t0, hk, c, s0, s1);
       }
     }
   });

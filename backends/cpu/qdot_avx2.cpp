@@ -225,12 +225,21 @@ void attn_dot1(const float* q, int G, int64_t D, const void* k, bool f16, float*
   for (; g < G; ++g) attn_dot_g<1>(q + g * D, D, k, f16, out + g * lds);
 }
 
-void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* out, int lds) {
-  for (int j = 0; j < n; ++j) attn_dot1(q, G, D, k[j], f16, out + j, lds);
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* out, int lds,
+              const AttnPrefetch& prefetch) {
+  RowPrefetcher pf(prefetch, n);
+  for (int j = 0; j < n; ++j) {
+    attn_dot1(q, G, D, k[j], f16, out + j, lds);
+    pf.step();
+  }
+  pf.finish();
 }
 
-void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
+               const AttnPrefetch& prefetch) {
+  RowPrefetcher pf(prefetch, n);
   for (int j = 0; j < n; ++j) {
+    pf.step();
     int64_t i = 0;
     for (; i + 8 <= D; i += 8) {
       const __m256 vv = load_kv8(v[j], f16, i);

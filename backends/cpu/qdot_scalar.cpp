@@ -80,8 +80,11 @@ inline float kv_at(const void* p, bool f16, int64_t i) {
   return f16 ? f16_to_f32(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
 }
 
-void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* out, int lds) {
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* out, int lds,
+              const AttnPrefetch& prefetch) {
+  RowPrefetcher pf(prefetch, n);
   for (int j = 0; j < n; ++j) {
+    pf.step();
     for (int g = 0; g < G; ++g) {
       float acc[8] = {};
       int64_t i = 0;
@@ -95,8 +98,11 @@ void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, boo
   }
 }
 
-void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16) {
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
+               const AttnPrefetch& prefetch) {
+  RowPrefetcher pf(prefetch, n);
   for (int j = 0; j < n; ++j) {
+    pf.step();
     for (int g = 0; g < G; ++g) {
       for (int64_t i = 0; i < D; ++i) acc[g * D + i] += p[g * ldp + j] * kv_at(v[j], f16, i);
     }
