@@ -17,6 +17,9 @@ pub mod ffi {
     }
     pub type ProgressFn = Option<extern "C" fn(f32, *mut c_void) -> c_int>;
     pub type TokenFn = Option<extern "C" fn(i32, *mut c_void) -> c_int>;
+    pub type LogFn = Option<extern "C" fn(c_int, *const c_char, *mut c_void)>;
+    /// gemma12b_model_params, every field (gemma12b_model_params_init writes the C struct's size,
+    /// so a shorter mirror would be overrun).
     #[repr(C)]
     pub struct ModelParams {
         pub struct_size: usize,
@@ -24,6 +27,11 @@ pub mod ffi {
         pub n_threads: i32,
         pub progress: ProgressFn,
         pub progress_user_data: *mut c_void,
+        pub mmproj: *const c_char,
+        pub log: LogFn,
+        pub log_user_data: *mut c_void,
+        pub device_index: i32,
+        pub cpu_file_layout: i32,
     }
     #[repr(C)]
     pub struct ContextParams {

@@ -31,3 +31,20 @@ fn errors_are_values() {
     assert_eq!(logits.len(), 373);
     assert!(!gemma12b::version().is_empty());
 }
+
+#[test]
+fn model_params_mirror_the_c_struct() {
+    // Spare bytes after the mirror, so a C struct grown past it is reported, not overrun.
+    #[repr(C)]
+    struct Padded {
+        p: gemma12b::ffi::ModelParams,
+        spare: [u8; 256],
+    }
+    let mut padded: Padded = unsafe { std::mem::zeroed() };
+    unsafe { gemma12b::ffi::gemma12b_model_params_init(&mut padded.p) };
+    assert_eq!(padded.p.struct_size, std::mem::size_of::<gemma12b::ffi::ModelParams>());
+    assert_eq!(padded.p.device_index, -1);
+    assert_eq!(padded.p.cpu_file_layout, 0);
+    assert!(padded.p.mmproj.is_null());
+    assert!(padded.spare.iter().all(|&b| b == 0));
+}
