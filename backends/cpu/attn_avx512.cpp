@@ -50,15 +50,18 @@ void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, bool
   for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, f16, s + j, lds, pf);
 }
 
+// Keys per score tile of GT heads (GT·JT accumulators).
+constexpr int dot_keys(int GT) { return GT >= 4 ? 4 : 8; }
+
 void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s, int lds,
               const AttnPrefetch& prefetch) {
   // pf.step() runs once per 16 dims of a tile; the first head group's tile count sets the pace.
-  const int jt = G >= 4 ? 4 : 8;
+  const int jt = dot_keys(G >= 4 ? 4 : G >= 2 ? 2 : 1);
   RowPrefetcher pf(prefetch, (n + jt - 1) / jt * ((D + 15) / 16));
   int g = 0;
-  for (; g + 4 <= G; g += 4) attn_dot_heads<4, 4>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
-  for (; g + 2 <= G; g += 2) attn_dot_heads<2, 8>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
-  for (; g < G; ++g) attn_dot_heads<1, 8>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  for (; g + 4 <= G; g += 4) attn_dot_heads<4, dot_keys(4)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  for (; g + 2 <= G; g += 2) attn_dot_heads<2, dot_keys(2)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  for (; g < G; ++g) attn_dot_heads<1, dot_keys(1)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
   pf.finish();
 }
 
@@ -87,15 +90,13 @@ void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, 
   }
 }
 
-template <int GT>
-constexpr int axpy_chunks() {
-  return GT >= 8 ? 2 : 8;  // 16 (8 for one head) accumulators + the CT value chunks
-}
+// Value chunks of 16 dims per accumulator tile of GT heads: 16 (8 for one head) accumulators.
+constexpr int axpy_chunks(int GT) { return GT >= 8 ? 2 : 8; }
 
 template <int GT>
 void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
                      RowPrefetcher& pf) {
-  constexpr int CT = axpy_chunks<GT>();
+  constexpr int CT = axpy_chunks(GT);
   int64_t i = 0;
   for (; i + 16 * CT <= D; i += 16 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, f16, pf);
   for (; i < D; i += 16) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, f16, pf);
@@ -104,7 +105,7 @@ void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void*
 void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
                const AttnPrefetch& prefetch) {
   // pf.step() runs once per key of a tile; the first head group's tile count sets the pace.
-  const int64_t dims = 16 * (G >= 8 ? axpy_chunks<8>() : G >= 2 ? axpy_chunks<2>() : axpy_chunks<1>());
+  const int64_t dims = 16 * axpy_chunks(G >= 8 ? 8 : G >= 2 ? 2 : 1);
   RowPrefetcher pf(prefetch, (D + dims - 1) / dims * n);
   int g = 0;
   for (; g + 8 <= G; g += 8) attn_axpy_heads<8>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
@@ -195,15 +196,19 @@ void dot_lanes_keys(const float* qt, int R, int64_t D, const void* const* k, boo
   for (; j < n; ++j) dot_lanes_tile<1, RT>(qt, R, D, k + j, f16, s + j * R, pf);
 }
 
+// Keys per score tile (dims per accumulator tile) of a group of R = 64, 32 or 16 query rows:
+// tile x R/16 registers.
+constexpr int lane_tile(int R) { return R >= 64 ? 6 : R >= 32 ? 8 : 16; }
+
 void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s,
                     const AttnPrefetch& prefetch) {
   // pf.step() runs once per 16 dims of a tile; the first row group's tile count sets the pace.
-  const int jt = R >= 64 ? 6 : R >= 32 ? 8 : 16;
+  const int jt = lane_tile(R);
   RowPrefetcher pf(prefetch, (n + jt - 1) / jt * ((D + 15) / 16));
   int r = 0;
-  for (; r + 64 <= R; r += 64) dot_lanes_keys<6, 4>(qt + r, R, D, k, f16, n, s + r, pf);
-  for (; r + 32 <= R; r += 32) dot_lanes_keys<8, 2>(qt + r, R, D, k, f16, n, s + r, pf);
-  for (; r < R; r += 16) dot_lanes_keys<16, 1>(qt + r, R, D, k, f16, n, s + r, pf);
+  for (; r + 64 <= R; r += 64) dot_lanes_keys<lane_tile(64), 4>(qt + r, R, D, k, f16, n, s + r, pf);
+  for (; r + 32 <= R; r += 32) dot_lanes_keys<lane_tile(32), 2>(qt + r, R, D, k, f16, n, s + r, pf);
+  for (; r < R; r += 16) dot_lanes_keys<lane_tile(16), 1>(qt + r, R, D, k, f16, n, s + r, pf);
   pf.finish();
 }
 
@@ -283,12 +288,12 @@ void axpy_lanes_dims(float* acc, int R, int64_t D, const float* f, const float* 
 void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, bool f16,
                      int n, const AttnPrefetch& prefetch) {
   // pf.step() runs once per key of a tile; the first row group's tile count sets the pace.
-  const int it = R >= 64 ? 6 : R >= 32 ? 8 : 16;
+  const int it = lane_tile(R);
   RowPrefetcher pf(prefetch, (D + it - 1) / it * n);
   int r = 0;
-  for (; r + 64 <= R; r += 64) axpy_lanes_dims<6, 4>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
-  for (; r + 32 <= R; r += 32) axpy_lanes_dims<8, 2>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
-  for (; r < R; r += 16) axpy_lanes_dims<16, 1>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
+  for (; r + 64 <= R; r += 64) axpy_lanes_dims<lane_tile(64), 4>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
+  for (; r + 32 <= R; r += 32) axpy_lanes_dims<lane_tile(32), 2>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
+  for (; r < R; r += 16) axpy_lanes_dims<lane_tile(16), 1>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
   pf.finish();
 }
 
