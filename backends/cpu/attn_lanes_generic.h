@@ -1,8 +1,8 @@
 // The lane-major attention kernels of qdot.h (attn_dot_lanes, attn_softmax_lanes,
 // attn_axpy_lanes) in plain C++: the innermost loops run over 16 contiguous lanes, which the
 // compiler vectorizes with whatever instruction set the including file is compiled for. Included
-// by qdot_scalar.cpp and qdot_avx2.cpp; the unnamed namespace gives each of them its own copy, so
-// the linker can never hand the AVX2 build of a function to a scalar caller.
+// by qdot_scalar.cpp only (AVX2 and AVX-512 have their own, attn_avx2.cpp and attn_avx512.cpp);
+// the unnamed namespace keeps its copy private to that file.
 #pragma once
 
 #include <cmath>

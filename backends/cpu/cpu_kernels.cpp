@@ -72,25 +72,26 @@ uint8_t* gemm_scratch(int64_t K) {
 // The int8 matmul over a weight with x16 tiles: item t < n_tiles is tile t (16 rows), the last
 // item the rows past the tiles in the file's layout (row stride ldw from w0). Output rows of the
 // uniform stride ldo from out.
-// `gemm` (the file layout's GEMM kernel, for the tail) is null for row kernels only.
+// `batched`: the tiles go through the x16 GEMM kernel (prefill), and the tail through `gemm`,
+// the file layout's GEMM kernel, where the ISA has one (else its row kernel, as without `batched`).
 void matmul_x16(const uint8_t* tiles, int64_t n_tiles, const uint8_t* w0, size_t ldw, int64_t N, int64_t K,
-                const QActs& a, GemmFn gemm, float* out, size_t ldo, const Context& ctx) {
+                const QActs& a, bool batched, GemmFn gemm, float* out, size_t ldo, const Context& ctx) {
   const Kernels& kn = ctx.kernels;
   const int64_t M = a.rows(), tail0 = n_tiles * kX16Rows;
   const size_t tile_bytes = kX16Rows * ldw;
   const int64_t items = n_tiles + (tail0 < N ? 1 : 0);
   ctx.pool.parallel_for(items, [&](int64_t b, int64_t e, int) {
-    uint8_t* scratch = gemm != nullptr ? gemm_scratch(K) : nullptr;
+    uint8_t* scratch = batched ? gemm_scratch(K) : nullptr;
     QRow rows[kMaxRows];
     for (int64_t t = b; t < e; ++t) {
       const bool tail = t == n_tiles;
       const int64_t n0 = t * kX16Rows, nn = tail ? N - tail0 : kX16Rows;
-      if (gemm != nullptr) {
-        if (tail) {
-          gemm(w0 + n0 * ldw, ldw, nn, a, K, out + n0, ldo, scratch);
-        } else {
-          kn.gemm_q4_0_x16(tiles + t * tile_bytes, K, a, out + n0, ldo, scratch);
-        }
+      if (batched && !tail) {
+        kn.gemm_q4_0_x16(tiles + t * tile_bytes, K, a, out + n0, ldo, scratch);
+        continue;
+      }
+      if (batched && gemm != nullptr) {
+        gemm(w0 + n0 * ldw, ldw, nn, a, K, out + n0, ldo, scratch);
         continue;
       }
       for (int64_t m0 = 0; m0 < M; m0 += kMaxRows) {
@@ -136,8 +137,8 @@ void matmul_int8(const Op& op, const Context& ctx) {
   }
   const RowDotFn dot = ctx.kernels.int8(w.dtype);
   if (x16 != nullptr) {
-    matmul_x16(x16, n_tiles, w0, ldw, N, K, *a, use_gemm ? gemm : nullptr, reinterpret_cast<float*>(d.host_row(0)),
-               ldo, ctx);
+    const bool batched = uniform && M >= kGemmMinRows && ctx.kernels.gemm_q4_0_x16 != nullptr;
+    matmul_x16(x16, n_tiles, w0, ldw, N, K, *a, batched, gemm, reinterpret_cast<float*>(d.host_row(0)), ldo, ctx);
     return;
   }
   if (use_gemm) {

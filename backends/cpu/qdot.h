@@ -217,5 +217,9 @@ const Kernels& kernels_avx2();
 const Kernels& kernels_avx512();
 // Fills the attention entries of the AVX-512 table (attn_avx512.cpp).
 void set_attention_avx512(Kernels* k);
+// Fills the lane-major attention entries of the AVX2 table (attn_avx2.cpp).
+void set_attention_avx2(Kernels* k);
+// Fills the x16 entries of the AVX2 table (x16_avx2.cpp).
+void set_x16_avx2(Kernels* k);
 
 }  // namespace gemma12b::cpu

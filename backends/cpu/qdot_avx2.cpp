@@ -5,9 +5,9 @@
 #include <immintrin.h>
 
 #include "core/quant.h"
-#include "cpu/attn_lanes_generic.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_rows.h"
+#include "cpu/simd_avx2.h"
 
 namespace gemma12b::cpu {
 namespace {
@@ -93,12 +93,6 @@ struct Q6_K {
   }
   static __m256 mins(const State&) { return _mm256_setzero_ps(); }
 };
-
-inline float hsum256(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
 
 template <class T, int R>
 void rowdot_r(const uint8_t* w, const QRow* x, int64_t K, float* out) {
@@ -255,23 +249,6 @@ void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void
   }
 }
 
-// exp(x) for x ≤ 0 as in qdot_avx512.cpp, with 2^n built in the exponent bits.
-inline __m256 exp256(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
 float exp_sum(float* x, int64_t n, float m) {
   __m256 sum = _mm256_setzero_ps();
   const __m256 mv = _mm256_set1_ps(m), ninf = _mm256_set1_ps(-__builtin_inff());
@@ -342,9 +319,8 @@ const Kernels& kernels_avx2() {
               &rowdot<Q6_K>, &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
               &attn_dot,     &attn_axpy,         &exp_sum,
               &geglu,        &softcap};
-    t.attn_dot_lanes = &lanes::attn_dot_lanes<&h2f>;
-    t.attn_softmax_lanes = &lanes::attn_softmax_lanes;
-    t.attn_axpy_lanes = &lanes::attn_axpy_lanes<&h2f>;
+    set_attention_avx2(&t);  // attn_avx2.cpp
+    set_x16_avx2(&t);  // x16_avx2.cpp
     return t;
   }();
   return k;

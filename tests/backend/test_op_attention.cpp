@@ -238,6 +238,10 @@ TEST_CASE("op: attention with Dv != D and a longer cache") {
   check_attention({3, 83, 6, 2, 72, 40, DType::kF16, 0, false, 0.11f, 604});     // G = 3
   check_attention({2, 130, 10, 1, 40, 88, DType::kF32, 50, false, 0.15f, 605});  // G = 10
   check_attention({4, 71, 11, 1, 96, 64, DType::kQ8_0, 0, true, 0.2f, 606});     // G = 11
+  // The lane-major kernels (16 heads on one KV head) with dims that are not a multiple of 8 (the
+  // AVX2 kernels' staged tails) nor of their 6-wide tiles.
+  check_attention({1, 83, 16, 1, 36, 21, DType::kF16, 0, false, 0.13f, 607});
+  check_attention({3, 70, 16, 1, 21, 43, DType::kF32, 0, false, 0.17f, 608});
 }
 
 TEST_CASE("op: attention query with no visible key gives zeros") {

@@ -153,10 +153,16 @@ void run_matmul(const MatmulCase& c) {
   }
   const std::vector<Outcome> outs = run_all(what, body);
   REQUIRE_MESSAGE(outs[0].status.ok(), what, ": reference failed: ", outs[0].status.ToString());
-  // The CPU targets on AVX-512 (when GEMMA12B_TEST_TARGETS keeps any) must have taken the x16 path.
-  const std::string avx512_prefix = "cpu/" + std::string(cpu::isa_name(cpu::Isa::kAvx512)) + "/";
+  // The CPU targets on an ISA with x16 kernels (AVX-512, AVX2; when GEMMA12B_TEST_TARGETS keeps
+  // any) must have taken the x16 path.
   const bool x16_target = std::any_of(targets().begin(), targets().end(), [&](const Target& t) {
-    return t.int8_matmul && t.name.rfind(avx512_prefix, 0) == 0;
+    if (!t.int8_matmul) return false;
+    for (cpu::Isa isa : {cpu::Isa::kAvx512, cpu::Isa::kAvx2}) {
+      if (t.name.rfind("cpu/" + std::string(cpu::isa_name(isa)) + "/", 0) == 0) {
+        return cpu::kernels(isa).q4_0_x16 != nullptr;
+      }
+    }
+    return false;
   });
   if (c.wrapped && c.wt == DType::kQ4_0 && c.w_row0 + N >= cpu::kX16Rows && K % 64 == 0 && x16_target) {
     CHECK_MESSAGE(copies > 0, what, ": no CPU target kept an x16 copy");
@@ -201,7 +207,7 @@ TEST_CASE("op: matmul, every weight dtype, every CPU path") {
   }
 }
 
-TEST_CASE("op: matmul, q4_0 weights wrapped as a model loads them (x16 tiles on AVX-512)") {
+TEST_CASE("op: matmul, q4_0 weights wrapped as a model loads them (x16 tiles on AVX-512 and AVX2)") {
   uint32_t seed = 200;
   // N: one tile; tiles plus a ragged tail of 13 rows; fewer rows than a tile (no copy). M: the
   // 1-4 row kernels, a 5-row remainder, the GEMM path (16 and more rows).
