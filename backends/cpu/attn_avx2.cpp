@@ -1,7 +1,9 @@
-// The AVX2 lane-major attention kernels of qdot.h (16 query rows per pair of 8-lane vectors; the
-// full layers' 16-head groups, verify steps and prefill use them): the shape of attn_avx512.cpp's
-// with half-width vectors and 16 registers. The generic C++ kernels (attn_lanes_generic.h) they
-// replace converted every f16 key element on its own and ran the softmax through scalar exp.
+// The AVX2 attention kernels of qdot.h, the shapes of attn_avx512.cpp's with half-width vectors and
+// 16 registers: the head-major pieces (a sliding layer's decode step, G = 2) with register tiles
+// of heads x keys and heads x dims, and the lane-major ones (16 query rows per pair of 8-lane
+// vectors; the full layers' 16-head groups, verify steps and prefill). The kernels they replace
+// re-read a key per head and streamed accumulators through memory per key (head-major), and
+// converted each f16 key element on its own with a scalar exp per score (lane-major, generic C++).
 // Compiled with qdot_avx2.cpp's flags and only reached through its table.
 #include <immintrin.h>
 
@@ -19,6 +21,139 @@ inline __m256 load_kv8(const void* p, bool f16, int64_t i) {
   if (f16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
   return _mm256_loadu_ps(static_cast<const float*>(p) + i);
 }
+
+// ---- head-major: G query heads x a block of keys, vectors along the head dim ----
+
+inline float load_kv1(const void* p, bool f16, int64_t i) {
+  return f16 ? _cvtsh_ss(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+
+// Scores of GT heads x JT keys, in GT·JT registers over D: each key chunk is loaded (and
+// converted from f16) once per GT heads, each query chunk once per JT keys; dims past the last
+// multiple of 8 are added one by one.
+template <int GT, int JT>
+void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds, RowPrefetcher& pf) {
+  __m256 acc[GT][JT];
+  for (int g = 0; g < GT; ++g) {
+    for (int j = 0; j < JT; ++j) acc[g][j] = _mm256_setzero_ps();
+  }
+  const int64_t D8 = D / 8 * 8;
+  for (int64_t i = 0; i < D8; i += 8) {
+    __m256 kv[JT];
+    for (int j = 0; j < JT; ++j) kv[j] = load_kv8(k[j], f16, i);
+    pf.step();
+    for (int g = 0; g < GT; ++g) {
+      const __m256 qv = _mm256_loadu_ps(q + g * D + i);
+      for (int j = 0; j < JT; ++j) acc[g][j] = _mm256_fmadd_ps(qv, kv[j], acc[g][j]);
+    }
+  }
+  for (int g = 0; g < GT; ++g) {
+    for (int j = 0; j < JT; ++j) {
+      float sum = hsum256(acc[g][j]);
+      for (int64_t i = D8; i < D; ++i) sum += q[g * D + i] * load_kv1(k[j], f16, i);
+      s[g * lds + j] = sum;
+    }
+  }
+}
+
+template <int GT, int JT>
+void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, bool f16, float* s, int lds,
+                    RowPrefetcher& pf) {
+  int j = 0;
+  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT>(q, D, k + j, f16, s + j, lds, pf);
+  for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, f16, s + j, lds, pf);
+}
+
+// Keys per score tile of GT heads: GT·JT accumulators, JT key chunks and a query chunk.
+constexpr int dot_keys(int GT) { return GT >= 4 ? 2 : GT >= 2 ? 4 : 6; }
+
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s, int lds,
+              const AttnPrefetch& prefetch) {
+  // pf.step() runs once per 8 dims of a tile; the first head group's tile count sets the pace.
+  const int jt = dot_keys(G >= 4 ? 4 : G >= 2 ? 2 : 1);
+  RowPrefetcher pf(prefetch, (n + jt - 1) / jt * (D / 8));
+  int g = 0;
+  for (; g + 4 <= G; g += 4) attn_dot_heads<4, dot_keys(4)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  for (; g + 2 <= G; g += 2) attn_dot_heads<2, dot_keys(2)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  for (; g < G; ++g) attn_dot_heads<1, dot_keys(1)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  pf.finish();
+}
+
+// acc[g][i0 .. i0 + 8·CT) += Σ_j p[g][j] · v[j][..] for GT heads: the GT x CT accumulator tile
+// stays in registers for the whole block of keys and is stored once.
+template <int GT, int CT>
+void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, const void* const* v, int n,
+                    bool f16, RowPrefetcher& pf) {
+  __m256 a[GT][CT];
+  for (int g = 0; g < GT; ++g) {
+    for (int c = 0; c < CT; ++c) a[g][c] = _mm256_loadu_ps(acc + g * D + i0 + 8 * c);
+  }
+  for (int j = 0; j < n; ++j) {
+    __m256 vv[CT];
+    for (int c = 0; c < CT; ++c) vv[c] = load_kv8(v[j], f16, i0 + 8 * c);
+    pf.step();
+    for (int g = 0; g < GT; ++g) {
+      const __m256 pg = _mm256_broadcast_ss(p + g * ldp + j);
+      for (int c = 0; c < CT; ++c) a[g][c] = _mm256_fmadd_ps(pg, vv[c], a[g][c]);
+    }
+  }
+  for (int g = 0; g < GT; ++g) {
+    for (int c = 0; c < CT; ++c) _mm256_storeu_ps(acc + g * D + i0 + 8 * c, a[g][c]);
+  }
+}
+
+// Value chunks of 8 dims per accumulator tile of GT heads.
+constexpr int axpy_chunks(int GT) { return GT >= 4 ? 2 : GT >= 2 ? 4 : 6; }
+
+template <int GT>
+void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
+                     RowPrefetcher& pf) {
+  constexpr int CT = axpy_chunks(GT);
+  const int64_t D8 = D / 8 * 8;
+  int64_t i = 0;
+  for (; i + 8 * CT <= D8; i += 8 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, f16, pf);
+  for (; i < D8; i += 8) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, f16, pf);
+  for (; i < D; ++i) {  // dims past the last multiple of 8
+    for (int j = 0; j < n; ++j) {
+      const float vv = load_kv1(v[j], f16, i);
+      for (int g = 0; g < GT; ++g) acc[g * D + i] += p[g * ldp + j] * vv;
+    }
+  }
+}
+
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
+               const AttnPrefetch& prefetch) {
+  // pf.step() runs once per key of a tile; the first head group's tile count sets the pace.
+  const int64_t dims = 8 * axpy_chunks(G >= 4 ? 4 : G >= 2 ? 2 : 1);
+  RowPrefetcher pf(prefetch, (D + dims - 1) / dims * n);
+  int g = 0;
+  for (; g + 4 <= G; g += 4) attn_axpy_heads<4>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
+  for (; g + 2 <= G; g += 2) attn_axpy_heads<2>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
+  for (; g < G; ++g) attn_axpy_heads<1>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
+  pf.finish();
+}
+
+float exp_sum(float* x, int64_t n, float m) {
+  __m256 sum = _mm256_setzero_ps();
+  const __m256 mv = _mm256_set1_ps(m), ninf = _mm256_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 live = _mm256_cmp_ps(v, ninf, _CMP_NEQ_OQ);
+    const __m256 e = _mm256_and_ps(live, exp256(_mm256_sub_ps(v, mv)));
+    _mm256_storeu_ps(x + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  float s = hsum256(sum);
+  for (; i < n; ++i) {
+    alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, exp256(_mm256_set1_ps(x[i] - m)));
+    s += x[i] = x[i] == -__builtin_inff() ? 0.0f : tmp[0];
+  }
+  return s;
+}
+
+// ---- lane-major: 16 query rows per pair of vectors, keys and values broadcast (qdot.h) ----
 
 // Elements [i, i + 8) of a K/V row of D elements as f32 into dst[0..8), zeros past the row.
 inline void stage_kv(const void* p, bool f16, int64_t i, int64_t D, float* dst) {
@@ -155,6 +290,9 @@ void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* 
 }  // namespace
 
 void set_attention_avx2(Kernels* k) {
+  k->attn_dot = &attn_dot;
+  k->attn_axpy = &attn_axpy;
+  k->exp_sum = &exp_sum;
   k->attn_dot_lanes = &attn_dot_lanes;
   k->attn_softmax_lanes = &attn_softmax_lanes;
   k->attn_axpy_lanes = &attn_axpy_lanes;

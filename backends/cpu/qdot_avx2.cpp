@@ -184,91 +184,6 @@ void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R,
   });
 }
 
-// ---- attention pieces ----
-inline __m256 load_kv8(const void* p, bool f16, int64_t i) {
-  if (f16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
-  return _mm256_loadu_ps(static_cast<const float*>(p) + i);
-}
-inline float load_kv1(const void* p, bool f16, int64_t i) {
-  return f16 ? h2f(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
-}
-
-template <int G>
-void attn_dot_g(const float* q, int64_t D, const void* k, bool f16, float* out) {
-  __m256 acc[G];
-  for (int g = 0; g < G; ++g) acc[g] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= D; i += 8) {
-    const __m256 kv = load_kv8(k, f16, i);
-    for (int g = 0; g < G; ++g) acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * D + i), kv, acc[g]);
-  }
-  for (int g = 0; g < G; ++g) {
-    float s = hsum256(acc[g]);
-    for (int64_t j = i; j < D; ++j) s += q[g * D + j] * load_kv1(k, f16, j);
-    out[g] = s;
-  }
-}
-
-void attn_dot1(const float* q, int G, int64_t D, const void* k, bool f16, float* out, int lds) {
-  int g = 0;
-  float tmp[4];
-  for (; g + 4 <= G; g += 4) {
-    attn_dot_g<4>(q + g * D, D, k, f16, tmp);
-    for (int l = 0; l < 4; ++l) out[(g + l) * lds] = tmp[l];
-  }
-  for (; g < G; ++g) attn_dot_g<1>(q + g * D, D, k, f16, out + g * lds);
-}
-
-void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* out, int lds,
-              const AttnPrefetch& prefetch) {
-  RowPrefetcher pf(prefetch, n);
-  for (int j = 0; j < n; ++j) {
-    attn_dot1(q, G, D, k[j], f16, out + j, lds);
-    pf.step();
-  }
-  pf.finish();
-}
-
-void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
-               const AttnPrefetch& prefetch) {
-  RowPrefetcher pf(prefetch, n);
-  for (int j = 0; j < n; ++j) {
-    pf.step();
-    int64_t i = 0;
-    for (; i + 8 <= D; i += 8) {
-      const __m256 vv = load_kv8(v[j], f16, i);
-      for (int g = 0; g < G; ++g) {
-        float* a = acc + g * D + i;
-        _mm256_storeu_ps(a, _mm256_fmadd_ps(_mm256_set1_ps(p[g * ldp + j]), vv, _mm256_loadu_ps(a)));
-      }
-    }
-    for (; i < D; ++i) {
-      const float vv = load_kv1(v[j], f16, i);
-      for (int g = 0; g < G; ++g) acc[g * D + i] += p[g * ldp + j] * vv;
-    }
-  }
-}
-
-float exp_sum(float* x, int64_t n, float m) {
-  __m256 sum = _mm256_setzero_ps();
-  const __m256 mv = _mm256_set1_ps(m), ninf = _mm256_set1_ps(-__builtin_inff());
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 live = _mm256_cmp_ps(v, ninf, _CMP_NEQ_OQ);
-    const __m256 e = _mm256_and_ps(live, exp256(_mm256_sub_ps(v, mv)));
-    _mm256_storeu_ps(x + i, e);
-    sum = _mm256_add_ps(sum, e);
-  }
-  float s = hsum256(sum);
-  for (; i < n; ++i) {
-    alignas(32) float tmp[8];
-    _mm256_store_ps(tmp, exp256(_mm256_set1_ps(x[i] - m)));
-    s += x[i] = x[i] == -__builtin_inff() ? 0.0f : tmp[0];
-  }
-  return s;
-}
-
 // tanh to ~2 ulp (Cephes tanhf): an odd polynomial below |x| = 0.625, (1 − e)/(1 + e) with
 // e = exp(−2|x|) above (no cancellation there: e ≤ 0.29); NaN stays NaN.
 inline __m256 tanh256(__m256 x) {
@@ -317,7 +232,7 @@ const Kernels& kernels_avx2() {
   static const Kernels k = [] {
     Kernels t{Isa::kAvx2,    &rowdot<Q4_0>,      &rowdot<Q8_0>,      &rowdot<Q4_K>,
               &rowdot<Q6_K>, &fdot<DType::kF32>, &fdot<DType::kF16>, &fdot<DType::kBF16>,
-              &attn_dot,     &attn_axpy,         &exp_sum,
+              nullptr,       nullptr,            nullptr,
               &geglu,        &softcap};
     set_attention_avx2(&t);  // attn_avx2.cpp
     set_x16_avx2(&t);  // x16_avx2.cpp

@@ -242,6 +242,10 @@ TEST_CASE("op: attention with Dv != D and a longer cache") {
   // AVX2 kernels' staged tails) nor of their 6-wide tiles.
   check_attention({1, 83, 16, 1, 36, 21, DType::kF16, 0, false, 0.13f, 607});
   check_attention({3, 70, 16, 1, 21, 43, DType::kF32, 0, false, 0.17f, 608});
+  // The head-major kernels (a decode row, 2 heads per KV head) with dims past the last multiple
+  // of 8 (added one by one).
+  check_attention({1, 50, 4, 2, 20, 12, DType::kF16, 0, false, 0.21f, 609});
+  check_attention({1, 90, 6, 2, 13, 29, DType::kF32, 0, false, 0.19f, 610});
 }
 
 TEST_CASE("op: attention query with no visible key gives zeros") {
