@@ -41,9 +41,10 @@ const char* kUsage = R"(usage:
       write a 12B-shaped mmproj GGUF (gemma4uv + gemma4ua) with random weights (default f16)
   gemma12b-bench -m MODEL [options]
       measure the model (and the mmproj's embedders)
-  gemma12b-bench --ops [--op matmul|attention] [-t N] [-r N]
+  gemma12b-bench --ops [--op matmul|attention] [-t N] [-r N] [--file-layout]
       time CPU kernels alone: the matmul at the 12B's FFN shapes for each weight type and 1, 4,
-      512 rows; attention (f16 K/V) at the full and sliding layers' decode and verify shapes
+      512 rows, weights wrapped as a model loads them; attention (f16 K/V) at the full and
+      sliding layers' decode and verify shapes
 
 options:
   -m, --model PATH       GGUF file or HF safetensors directory
@@ -313,6 +314,7 @@ int main(int argc, char** argv) {
       oo.matmul = op->second == "matmul";
       oo.attention = op->second == "attention";
     }
+    oo.file_layout = a.flags.count("--file-layout") > 0;
     return b::run_ops_bench(oo);
   }
   auto m = a.values.find("--model");

@@ -39,16 +39,23 @@ int matmul_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt19937&
       const size_t wbytes = row_size(t, s.K) * s.N;
       const int copies = static_cast<int>(std::max<size_t>(2, kRotateBytes / wbytes + 1));
       std::vector<std::unique_ptr<Buffer>> ws;
+      std::vector<std::vector<uint8_t>> hosts(copies);
       std::vector<float> row(s.K);
       std::vector<uint8_t> qrow(row_size(t, s.K));
       for (int c = 0; c < copies; ++c) {
-        auto b = dev.create_buffer(wbytes);
-        if (!b.ok()) return 1;
         // One random row quantized and repeated: the kernels' speed does not depend on values.
         for (float& v : row) v = uni(rng);
         quantize_row(t, row.data(), qrow.data(), s.K);
-        uint8_t* p = static_cast<uint8_t*>((*b)->map());
-        for (int64_t n = 0; n < s.N; ++n) std::copy(qrow.begin(), qrow.end(), p + n * qrow.size());
+        hosts[c].resize(wbytes);
+        for (int64_t n = 0; n < s.N; ++n) std::copy(qrow.begin(), qrow.end(), hosts[c].data() + n * qrow.size());
+        // Wrapped as a model's weights are (the CPU device's x16 tiles for q4_0 included).
+        auto b = dev.caps().host_memory ? dev.wrap_weight(hosts[c].data(), wbytes, t, s.N, s.K)
+                                        : dev.create_buffer(wbytes);
+        if (!b.ok()) return op_failed(b.status());
+        if (!dev.caps().host_memory) {
+          const Status st = (*b)->upload(0, hosts[c].data(), wbytes);
+          if (!st.ok()) return op_failed(st);
+        }
         ws.push_back(std::move(*b));
       }
       for (int64_t M : o.rows) {
@@ -172,6 +179,7 @@ int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt199
 int run_ops_bench(const OpsOptions& o) {
   DeviceOptions dopt;
   dopt.n_threads = o.threads;
+  dopt.cpu_file_layout = o.file_layout;
   auto dev = create_device("cpu", dopt);
   if (!dev.ok()) return op_failed(dev.status());
   auto stream = (*dev)->create_stream();
