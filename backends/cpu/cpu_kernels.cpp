@@ -74,9 +74,12 @@ uint8_t* gemm_scratch(int64_t K) {
 // uniform stride ldo from out.
 // `batched`: the tiles go through the x16 GEMM kernel (prefill), and the tail through `gemm`,
 // the file layout's GEMM kernel, where the ISA has one (else its row kernel, as without `batched`).
-void matmul_x16(const uint8_t* tiles, int64_t n_tiles, const uint8_t* w0, size_t ldw, int64_t N, int64_t K,
-                const QActs& a, bool batched, GemmFn gemm, float* out, size_t ldo, const Context& ctx) {
+void matmul_x16(DType t16, const uint8_t* tiles, int64_t n_tiles, const uint8_t* w0, size_t ldw, int64_t N,
+                int64_t K, const QActs& a, bool batched, GemmFn gemm, float* out, size_t ldo, const Context& ctx) {
   const Kernels& kn = ctx.kernels;
+  const X16DotFn dot16 = kn.x16(t16);
+  const X16GemmFn gemm16 = kn.gemm_x16(t16);
+  const RowDotFn dot = kn.int8(t16);
   const int64_t M = a.rows(), tail0 = n_tiles * kX16Rows;
   const size_t tile_bytes = kX16Rows * ldw;
   const int64_t items = n_tiles + (tail0 < N ? 1 : 0);
@@ -87,7 +90,7 @@ void matmul_x16(const uint8_t* tiles, int64_t n_tiles, const uint8_t* w0, size_t
       const bool tail = t == n_tiles;
       const int64_t n0 = t * kX16Rows, nn = tail ? N - tail0 : kX16Rows;
       if (batched && !tail) {
-        kn.gemm_q4_0_x16(tiles + t * tile_bytes, K, a, out + n0, ldo, scratch);
+        gemm16(tiles + t * tile_bytes, K, a, out + n0, ldo, scratch);
         continue;
       }
       if (batched && gemm != nullptr) {
@@ -98,9 +101,9 @@ void matmul_x16(const uint8_t* tiles, int64_t n_tiles, const uint8_t* w0, size_t
         const int R = static_cast<int>(std::min<int64_t>(kMaxRows, M - m0));
         for (int r = 0; r < R; ++r) rows[r] = a.row(m0 + r);
         if (tail) {
-          kn.q4_0(w0 + n0 * ldw, ldw, nn, rows, R, K, out + m0 * ldo + n0, ldo);
+          dot(w0 + n0 * ldw, ldw, nn, rows, R, K, out + m0 * ldo + n0, ldo);
         } else {
-          kn.q4_0_x16(tiles + t * tile_bytes, K, rows, R, out + m0 * ldo + n0, ldo);
+          dot16(tiles + t * tile_bytes, K, rows, R, out + m0 * ldo + n0, ldo);
         }
       }
     }
@@ -118,7 +121,7 @@ void matmul_int8(const Op& op, const Context& ctx) {
   const uint8_t* w0 = w.host_row(0);
   const GemmFn gemm = ctx.kernels.gemm(w.dtype);
   const bool use_gemm = gemm != nullptr && uniform && M >= kGemmMinRows;
-  // q4_0 weights the device copied into x16 tiles (cpu_weights.h); rows past the last tile, and
+  // q4_0/q8_0 weights the device copied into x16 tiles (cpu_weights.h); rows past the last tile, and
   // every row of a weight without tiles, are read in the file's layout.
   const auto* wb = dynamic_cast<const CpuWeightBuffer*>(w.buffer);
   const uint8_t* x16 = wb != nullptr && uniform ? wb->tiles_for(w) : nullptr;
@@ -137,8 +140,9 @@ void matmul_int8(const Op& op, const Context& ctx) {
   }
   const RowDotFn dot = ctx.kernels.int8(w.dtype);
   if (x16 != nullptr) {
-    const bool batched = uniform && M >= kGemmMinRows && ctx.kernels.gemm_q4_0_x16 != nullptr;
-    matmul_x16(x16, n_tiles, w0, ldw, N, K, *a, batched, gemm, reinterpret_cast<float*>(d.host_row(0)), ldo, ctx);
+    const bool batched = uniform && M >= kGemmMinRows && ctx.kernels.gemm_x16(w.dtype) != nullptr;
+    matmul_x16(w.dtype, x16, n_tiles, w0, ldw, N, K, *a, batched, gemm, reinterpret_cast<float*>(d.host_row(0)), ldo,
+               ctx);
     return;
   }
   if (use_gemm) {

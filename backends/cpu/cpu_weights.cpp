@@ -19,18 +19,19 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
                                                                     const Device::CopiedFn& copied) {
   std::unique_ptr<CpuWeightBuffer> b(new CpuWeightBuffer(device, ptr, bytes, dtype, rows, cols));
   const size_t row_bytes = row_size(dtype, cols);
-  const bool packable = dtype == DType::kQ4_0 && kernels.q4_0_x16 != nullptr && cols % 64 == 0 &&
-                        rows >= kX16Rows && bytes >= static_cast<size_t>(rows) * row_bytes;
+  const X16PackFn pack = x16_pack(dtype);
+  const bool packable = pack != nullptr && kernels.x16(dtype) != nullptr && cols % 64 == 0 && rows >= kX16Rows &&
+                        bytes >= static_cast<size_t>(rows) * row_bytes;
   if (!packable) return b;
   const int64_t tiles = rows / kX16Rows;
   const size_t tile_bytes = kX16Rows * row_bytes;
   b->tiles_bytes_ = static_cast<size_t>(tiles) * tile_bytes;
-  // An anonymous mapping: page-aligned (every tile 64-byte aligned: tile_bytes = 16·18·K/32 is a
-  // multiple of kX16PairBytes), returned to the system on destruction, eligible for transparent huge pages.
+  // An anonymous mapping: page-aligned (every tile 64-byte aligned: tile_bytes = 16·18·K/32 or
+  // 16·34·K/32 is a multiple of 64), returned to the system on destruction, eligible for transparent huge pages.
   void* m = ::mmap(nullptr, b->tiles_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) {
-    const std::string msg = absl::StrFormat("cpu: cannot allocate %d bytes for the x16 copy of a %d x %d q4_0 weight: %s",
-                                            b->tiles_bytes_, rows, cols, std::strerror(errno));
+    const std::string msg = absl::StrFormat("cpu: cannot allocate %d bytes for the x16 copy of a %d x %d %s weight: %s",
+                                            b->tiles_bytes_, rows, cols, dtype_name(dtype), std::strerror(errno));
     b->tiles_bytes_ = 0;
     return absl::ResourceExhaustedError(msg);
   }
@@ -50,7 +51,7 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
     const int64_t n = std::min(per_batch, tiles - first);
     pool.parallel_for(n, [&](int64_t t0, int64_t t1, int) {
       for (int64_t t = first + t0; t < first + t1; ++t) {
-        pack_q4_0_x16(src + t * tile_bytes, row_bytes, cols, dst + t * tile_bytes);
+        pack(src + t * tile_bytes, row_bytes, cols, dst + t * tile_bytes);
       }
     });
     if (copied) copied(0, static_cast<size_t>(first + n) * tile_bytes);

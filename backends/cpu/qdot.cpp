@@ -164,6 +164,36 @@ void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
   }
 }
 
+void pack_q8_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
+  const int64_t nb = K / 32;
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* pair = tile + (b / 2) * kX16PairBytesQ8;
+    uint8_t* scales = pair + 32 * (b % 2);
+    uint8_t* values = pair + 64 + 512 * (b % 2);
+    for (int64_t j = 0; j < kX16Rows; ++j) {
+      const auto* blk = reinterpret_cast<const BlockQ8_0*>(w + j * ldw) + b;
+      std::memcpy(scales + 2 * j, &blk->d, 2);
+      for (int c = 0; c < 8; ++c) std::memcpy(values + 64 * c + 4 * j, blk->qs + 4 * c, 4);
+    }
+  }
+}
+
+X16PackFn x16_pack(DType t) {
+  switch (t) {
+    case DType::kQ4_0: return &pack_q4_0_x16;
+    case DType::kQ8_0: return &pack_q8_0_x16;
+    default: return nullptr;
+  }
+}
+
+X16DotFn Kernels::x16(DType t) const {
+  return t == DType::kQ4_0 ? q4_0_x16 : t == DType::kQ8_0 ? q8_0_x16 : nullptr;
+}
+
+X16GemmFn Kernels::gemm_x16(DType t) const {
+  return t == DType::kQ4_0 ? gemm_q4_0_x16 : t == DType::kQ8_0 ? gemm_q8_0_x16 : nullptr;
+}
+
 // Packed tile: per 32-block, 512 bytes (8 groups x 16 rows x 4 bytes), 16 scales for each
 // 16-element half, 16 mins.
 size_t gemm_scratch_bytes(int64_t K) { return static_cast<size_t>(K / 32) * (512 + 3 * 64) + 64; }

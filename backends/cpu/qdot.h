@@ -99,6 +99,14 @@ size_t gemm_scratch_bytes(int64_t K);
 constexpr int64_t kX16Rows = 16;
 constexpr int64_t kX16PairBytes = 2 * 32 + 2 * 256;  // 576
 void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
+// q8_0 the same way (AVX2 only; 16 · K/32 · 34 bytes per tile): per pair of 32-blocks, 1088 bytes,
+// the 16 rows' f16 scales of b, those of b + 1, then the int8 weights of b as 8 vectors of 64
+// bytes (vector c, dword j: row j's qs[4c..4c+3]) and those of b + 1.
+constexpr int64_t kX16PairBytesQ8 = 2 * 32 + 2 * 512;  // 1088
+void pack_q8_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
+// The pack function of an x16 type (q4_0, q8_0); nullptr for any other.
+using X16PackFn = void (*)(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
+X16PackFn x16_pack(DType t);
 // out[r·ldo + j] = row j of the tile · x[r], for R ≤ kMaxRows activation rows and all 16 rows.
 using X16DotFn = void (*)(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo);
 // The same for all rows of x (prefill), through the GEMM kernel's scratch (gemm_scratch_bytes).
@@ -201,9 +209,11 @@ struct Kernels {
   AttnDotLanesFn attn_dot_lanes = nullptr;
   AttnSoftmaxLanesFn attn_softmax_lanes = nullptr;
   AttnAxpyLanesFn attn_axpy_lanes = nullptr;
-  // q4_0 on x16 tiles (null where this ISA has none: such devices keep the file's layout).
-  X16DotFn q4_0_x16 = nullptr;
-  X16GemmFn gemm_q4_0_x16 = nullptr;
+  // q4_0 and q8_0 on x16 tiles (null where this ISA has none: such devices keep the file's layout).
+  X16DotFn q4_0_x16 = nullptr, q8_0_x16 = nullptr;
+  X16GemmFn gemm_q4_0_x16 = nullptr, gemm_q8_0_x16 = nullptr;
+  X16DotFn x16(DType t) const;        // nullptr where this ISA has no x16 kernels for t
+  X16GemmFn gemm_x16(DType t) const;  // likewise
   RowDotFn int8(DType t) const;
   FloatDotFn fp(DType t) const;
   GemmFn gemm(DType t) const;  // nullptr where this ISA has none

@@ -1,13 +1,15 @@
-// q4_0 on x16 tiles (qdot.h) for AVX2 (no VNNI): a tile's 64-byte vectors are read as two
+// q4_0 and q8_0 on x16 tiles (qdot.h) for AVX2 (no VNNI). q4_0: a tile's 64-byte vectors are read as two
 // 32-byte halves, rows 0-7 and rows 8-15, so lane j of a half is weight row j of it. Per 32-block
 // and half: 4 vectors of packed nibbles give 8 vectors of unsigned weights (groups of 4 elements),
 // each met by a broadcast activation dword through vpmaddubsw; the 8 products of a row add up in
 // int16 (|Σ| ≤ 8 · 2 · 15 · 127 = 30480, exact), then one vpmaddwd, one conversion and one
 // multiply-add with the rows' scales times the block's dx serve all 8 rows. The file's layout
 // spends that per-block tail on every row: about 2.4x the instructions per weight.
-// Compiled with -mavx2 -mfma -mf16c; nothing inline from shared headers (see qdot_avx512.cpp).
+// Compiled with -mavx2 -mfma -mf16c; nothing inline from shared headers except the AVX2-only
+// gemm_avx2.h (see qdot_avx512.cpp).
 #include <immintrin.h>
 
+#include "cpu/gemm_avx2.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_rows.h"
 
@@ -16,20 +18,6 @@ namespace {
 
 // Bytes the decode kernel prefetches ahead of its tile stream.
 constexpr int kPrefetch = 4096;
-
-// s += the int16 pair sums of u·q. The empty asm makes each sum a value of its own, so the
-// compiler keeps one running sum per row instead of re-associating a block's products into a
-// tree whose leaves all live at once (GCC 12 did, spilling most of them to the stack).
-inline void madd_into(__m256i& s, __m256i u, __m256i q) {
-  s = _mm256_add_epi16(s, _mm256_maddubs_epi16(u, q));
-  asm("" : "+x"(s));
-}
-
-inline __m256i bcast(const int8_t* q, int g) {
-  int32_t v;
-  __builtin_memcpy(&v, q + 4 * g, 4);
-  return _mm256_set1_epi32(v);
-}
 
 // All 16 rows of the tile against R ≤ 2 activation rows: both halves share each broadcast (a
 // broadcast from memory takes a vector pipe on Zen 3, not only a load port).
@@ -65,8 +53,8 @@ void x16_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo
 #pragma GCC unroll 4
           for (int r = 0; r < R; ++r) {
             const int8_t* q = x[r].q + 32 * b;
-            madd_into(s16[r], lo, bcast(q, c));
-            madd_into(s16[r], hi, bcast(q, 4 + c));
+            madd_into(s16[r], lo, bcast32(q, c));
+            madd_into(s16[r], hi, bcast32(q, 4 + c));
           }
         }
 #pragma GCC unroll 4
@@ -103,99 +91,130 @@ void q4_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, 
   with_rows(R, [&](auto rc) { x16_rows<decltype(rc)::value>(tile, K, x, out, ldo); });
 }
 
-// Prefill: the tile unpacked once into the scratch (per block: for each half, 8 groups of 8 rows
-// x 4 unsigned weights, then the 16 scales as f32), then every activation row streamed past it,
-// kGemmRows rows at a time with both halves (6 float and 6 int16 accumulators, a group's two
-// weight vectors and a broadcast: 15 of the 16 registers; measured 1.3x faster than 6 rows and
-// one half at a time, which broadcast each activation dword twice as often).
-constexpr int kGemmRows = 3;
-constexpr int64_t kBlockBytes = 512 + 64;
-
-void unpack(const uint8_t* t, int64_t K, uint8_t* p) {
-  const __m256i low = _mm256_set1_epi8(0x0F);
-  for (int64_t b = 0; b < K / 32; ++b, p += kBlockBytes) {
-    const uint8_t* pair = t + (b / 2) * kX16PairBytes;
-    const int h = static_cast<int>(b % 2);
+// q8_0: the same shape with signed weights, 8 vectors of 64 bytes per block (no nibbles to split)
+// through the sign trick: |w| against q·sign(w), a vpmaddwd per group (its int16 pairs reach
+// 2 · 127 · 127, so no int16 running sum), both halves sharing each broadcast.
+template <int R>
+void x16q8_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
+  __m256 acc[R][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t pairs = K / 64;
+  for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytesQ8) {
+#pragma GCC unroll 17
+    for (int l = 0; l < kX16PairBytesQ8 / 64; ++l) _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
 #pragma GCC unroll 2
-    for (int half = 0; half < 2; ++half) {
-      const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pair + 32 * h + 16 * half)));
-      _mm256_storeu_ps(reinterpret_cast<float*>(p + 512) + 8 * half, ws);
+    for (int h = 0; h < 2; ++h) {
+      const int64_t b = 2 * p + h;
+      __m256i i32[R][2];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) i32[r][0] = i32[r][1] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const uint8_t* v = t + 64 + 512 * h + 64 * c;
+        const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v));
+        const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 32));
+        const __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m256i q = bcast32(x[r].q + 32 * b, c);
+          i32[r][0] = _mm256_add_epi32(i32[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(q, w0)), ones));
+          i32[r][1] = _mm256_add_epi32(i32[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(q, w1)), ones));
+        }
+      }
+#pragma GCC unroll 2
+      for (int hh = 0; hh < 2; ++hh) {
+        const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 * h + 16 * hh)));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          acc[r][hh] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[r][hh]), _mm256_mul_ps(ws, _mm256_set1_ps(x[r].dl[8 * b])),
+                                       acc[r][hh]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
+    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
+  }
+}
+
+template <int R>
+void x16q8_rows(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
+  if constexpr (R <= 2) {
+    x16q8_pass<R>(t, K, x, out, ldo);
+  } else {
+    x16q8_pass<2>(t, K, x, out, ldo);
+    x16q8_pass<R - 2>(t, K, x + 2, out + 2 * ldo, ldo);
+  }
+}
+
+void q8_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
+  with_rows(R, [&](auto rc) { x16q8_rows<decltype(rc)::value>(tile, K, x, out, ldo); });
+}
+
+// Prefill: the tile rewritten once into gemm_avx2.h's packed order (q4_0's nibbles split, scales
+// as f32), then gemm_avx2.h's kernel streams every activation row past it.
+struct X16Q4_0 {
+  static constexpr int kShift = 3;
+  static constexpr bool kSigned = false, kGroups16 = false, kMins = false;
+};
+struct X16Q8_0 {
+  static constexpr int kShift = 0;
+  static constexpr bool kSigned = true, kGroups16 = false, kMins = false;
+};
+
+// Block b's 16 scales (f16 at src) into p.s for both 16-element halves.
+inline void unpack_scales(const uint8_t* src, const Packed& p, int64_t b) {
+#pragma GCC unroll 2
+  for (int hh = 0; hh < 2; ++hh) {
+    const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16 * hh)));
+    _mm256_storeu_ps(p.s + b * 32 + 8 * hh, ws);
+    _mm256_storeu_ps(p.s + b * 32 + 16 + 8 * hh, ws);
+  }
+}
+
+void gemm_q4_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  const Packed p = packed_view(scratch, nb);
+  const __m256i low = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pair = tile + (b / 2) * kX16PairBytes;
+    const int h = static_cast<int>(b % 2);
+    unpack_scales(pair + 32 * h, p, b);
+#pragma GCC unroll 2
+    for (int hh = 0; hh < 2; ++hh) {
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 64 + 256 * h + 64 * c + 32 * half));
-        uint8_t* u = p + 256 * half;
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 64 + 256 * h + 64 * c + 32 * hh));
+        uint8_t* u = p.u + b * 512 + 256 * hh;
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * c), _mm256_and_si256(v, low));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * (4 + c)), _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
       }
     }
   }
+  gemm_packed<X16Q4_0>(p, nb, kX16Rows, x, out, ldo);
 }
 
-// All 16 rows of the unpacked tile against R ≤ kGemmRows activation rows.
-template <int R>
-void gemm_pass(const uint8_t* p, int64_t nb, const QRow* x, float* out, size_t ldo) {
-  constexpr int H = 2;
-  __m256 acc[R][H];
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) {
+void gemm_q8_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  const Packed p = packed_view(scratch, nb);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pair = tile + (b / 2) * kX16PairBytesQ8;
+    const int h = static_cast<int>(b % 2);
+    unpack_scales(pair + 32 * h, p, b);
 #pragma GCC unroll 2
-    for (int hh = 0; hh < H; ++hh) acc[r][hh] = _mm256_setzero_ps();
-  }
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (int64_t b = 0; b < nb; ++b, p += kBlockBytes) {
-    __m256i s16[R][H];
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 2
-      for (int hh = 0; hh < H; ++hh) s16[r][hh] = _mm256_setzero_si256();
-    }
+    for (int hh = 0; hh < 2; ++hh) {
 #pragma GCC unroll 8
-    for (int g = 0; g < 8; ++g) {
-      __m256i u[H];
-#pragma GCC unroll 2
-      for (int hh = 0; hh < H; ++hh) u[hh] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 256 * hh + 32 * g));
-#pragma GCC unroll 6
-      for (int r = 0; r < R; ++r) {
-        const __m256i q = bcast(x[r].q + 32 * b, g);
-#pragma GCC unroll 2
-        for (int hh = 0; hh < H; ++hh) madd_into(s16[r][hh], u[hh], q);
-      }
-    }
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) {
-      const __m256i off = _mm256_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 8);  // −8·Σq
-      const __m256 dx = _mm256_set1_ps(x[r].dl[8 * b]);
-#pragma GCC unroll 2
-      for (int hh = 0; hh < H; ++hh) {
-        const __m256 ws = _mm256_loadu_ps(reinterpret_cast<const float*>(p + 512) + 8 * hh);
-        const __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(s16[r][hh], ones), off);
-        acc[r][hh] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(ws, dx), acc[r][hh]);
+      for (int c = 0; c < 8; ++c) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 64 + 512 * h + 64 * c + 32 * hh));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.u + b * 512 + 256 * hh + 32 * c), v);
       }
     }
   }
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 2
-    for (int hh = 0; hh < H; ++hh) _mm256_storeu_ps(out + r * ldo + 8 * hh, acc[r][hh]);
-  }
-}
-
-void gemm_q4_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
-  static_assert(kBlockBytes <= 512 + 3 * 64, "the unpacked tile must fit gemm_scratch_bytes");
-  const int64_t nb = K / 32, M = x.rows();
-  unpack(tile, K, scratch);
-  QRow rows[kGemmRows];
-  for (int64_t m0 = 0; m0 < M; m0 += kGemmRows) {
-    const int R = static_cast<int>(M - m0 < kGemmRows ? M - m0 : kGemmRows);
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) rows[r] = x.row(m0 + r);
-    float* o = out + m0 * ldo;
-    switch (R) {
-      case 1: gemm_pass<1>(scratch, nb, rows, o, ldo); break;
-      case 2: gemm_pass<2>(scratch, nb, rows, o, ldo); break;
-      default: gemm_pass<3>(scratch, nb, rows, o, ldo); break;
-    }
-  }
+  gemm_packed<X16Q8_0>(p, nb, kX16Rows, x, out, ldo);
 }
 
 }  // namespace
@@ -203,6 +222,8 @@ void gemm_q4_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, s
 void set_x16_avx2(Kernels* k) {
   k->q4_0_x16 = &q4_0_x16;
   k->gemm_q4_0_x16 = &gemm_q4_0_x16;
+  k->q8_0_x16 = &q8_0_x16;
+  k->gemm_q8_0_x16 = &gemm_q8_0_x16;
 }
 
 }  // namespace gemma12b::cpu

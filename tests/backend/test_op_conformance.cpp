@@ -153,18 +153,18 @@ void run_matmul(const MatmulCase& c) {
   }
   const std::vector<Outcome> outs = run_all(what, body);
   REQUIRE_MESSAGE(outs[0].status.ok(), what, ": reference failed: ", outs[0].status.ToString());
-  // The CPU targets on an ISA with x16 kernels (AVX-512, AVX2; when GEMMA12B_TEST_TARGETS keeps
-  // any) must have taken the x16 path.
+  // The CPU targets on an ISA with x16 kernels for this type (q4_0 on AVX-512 and AVX2, q8_0 on
+  // AVX2; when GEMMA12B_TEST_TARGETS keeps any) must have taken the x16 path.
   const bool x16_target = std::any_of(targets().begin(), targets().end(), [&](const Target& t) {
     if (!t.int8_matmul) return false;
     for (cpu::Isa isa : {cpu::Isa::kAvx512, cpu::Isa::kAvx2}) {
       if (t.name.rfind("cpu/" + std::string(cpu::isa_name(isa)) + "/", 0) == 0) {
-        return cpu::kernels(isa).q4_0_x16 != nullptr;
+        return cpu::kernels(isa).x16(c.wt) != nullptr;
       }
     }
     return false;
   });
-  if (c.wrapped && c.wt == DType::kQ4_0 && c.w_row0 + N >= cpu::kX16Rows && K % 64 == 0 && x16_target) {
+  if (c.wrapped && c.w_row0 + N >= cpu::kX16Rows && K % 64 == 0 && x16_target) {
     CHECK_MESSAGE(copies > 0, what, ": no CPU target kept an x16 copy");
   }
   const std::vector<float> ref = bytes_to_f32(outs[0].bytes);
@@ -207,15 +207,19 @@ TEST_CASE("op: matmul, every weight dtype, every CPU path") {
   }
 }
 
-TEST_CASE("op: matmul, q4_0 weights wrapped as a model loads them (x16 tiles on AVX-512 and AVX2)") {
+TEST_CASE("op: matmul, q4_0 and q8_0 weights wrapped as a model loads them (x16 tiles)") {
   uint32_t seed = 200;
   // N: one tile; tiles plus a ragged tail of 13 rows; fewer rows than a tile (no copy). M: the
   // 1-4 row kernels, a 5-row remainder, the GEMM path (16 and more rows).
-  for (int64_t K : {64, 192, 512}) {
-    for (int64_t N : {16, 45, 7}) {
-      for (int64_t M : {1, 2, 3, 4, 5, 16, 37}) run_matmul({DType::kQ4_0, M, K, N, M == 3, seed++, false, {}, true});
+  for (DType wt : {DType::kQ4_0, DType::kQ8_0}) {
+    for (int64_t K : {64, 192, 512}) {
+      for (int64_t N : {16, 45, 7}) {
+        for (int64_t M : {1, 2, 3, 4, 5, 16, 37}) run_matmul({wt, M, K, N, M == 3, seed++, false, {}, true});
+      }
     }
   }
+  run_matmul({DType::kQ8_0, 4, 3840, 32, false, 238, false, {}, true});
+  run_matmul({DType::kQ8_0, 20, 128, 45, true, 239, false, {}, true, 5});
   // Views that are not the whole wrapped matrix read the file's layout: rows [16, 61) and
   // [5, 50) of wrapped matrices; strided x/dst; a rank-3 x.
   run_matmul({DType::kQ4_0, 1, 128, 45, false, 230, false, {}, true, 16});
