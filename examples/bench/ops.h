@@ -20,7 +20,7 @@ struct OpsOptions {
   std::vector<DType> types = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K, DType::kF16};
   std::vector<int64_t> rows = {1, 4, 512};
   bool matmul = true, attention = true;  // which tables to print
-  bool file_layout = false;               // CPU: q4_0 weights in the file's layout (no x16 tiles)
+  bool file_layout = false;               // CPU: weights in the file's layout (no x16 tiles)
   std::function<void(const std::string&)> log;
 };
 
