@@ -177,26 +177,36 @@ template <int JT>
 void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16, float* s, RowPrefetcher& pf) {
   __m256 acc[JT][kVecs];
   alignas(32) float st[2][JT][8];
+#pragma GCC unroll 8
   for (int jt = 0; jt < JT; ++jt) acc[jt][0] = acc[jt][1] = _mm256_setzero_ps();
+  const float(*cur)[8] = st[0];
+  auto step = [&](const float* q, int ii) {
+    const __m256 q0 = _mm256_loadu_ps(q), q1 = _mm256_loadu_ps(q + 8);
+#pragma GCC unroll 8
+    for (int jt = 0; jt < JT; ++jt) {
+      const __m256 b = _mm256_broadcast_ss(&cur[jt][ii]);
+      acc[jt][0] = _mm256_fmadd_ps(b, q0, acc[jt][0]);
+      acc[jt][1] = _mm256_fmadd_ps(b, q1, acc[jt][1]);
+    }
+  };
   auto stage = [&](int64_t i0) {
+#pragma GCC unroll 8
     for (int jt = 0; jt < JT; ++jt) stage_kv(k[jt], f16, i0, D, st[(i0 / 8) & 1][jt]);
     pf.step();
   };
   stage(0);
   for (int64_t i0 = 0; i0 < D; i0 += 8) {
     if (i0 + 8 < D) stage(i0 + 8);
-    const float(*cur)[8] = st[(i0 / 8) & 1];
-    const int64_t dims = std::min<int64_t>(8, D - i0);
-    for (int64_t ii = 0; ii < dims; ++ii) {
-      const float* q = qt + (i0 + ii) * R;
-      const __m256 q0 = _mm256_loadu_ps(q), q1 = _mm256_loadu_ps(q + 8);
-      for (int jt = 0; jt < JT; ++jt) {
-        const __m256 b = _mm256_broadcast_ss(&cur[jt][ii]);
-        acc[jt][0] = _mm256_fmadd_ps(b, q0, acc[jt][0]);
-        acc[jt][1] = _mm256_fmadd_ps(b, q1, acc[jt][1]);
-      }
+    cur = st[(i0 / 8) & 1];
+    const float* q = qt + i0 * R;
+    if (D - i0 >= 8) {  // fully unrolled, so the accumulators stay in registers
+#pragma GCC unroll 8
+      for (int ii = 0; ii < 8; ++ii) step(q + ii * R, ii);
+    } else {
+      for (int ii = 0; ii < D - i0; ++ii) step(q + ii * R, ii);
     }
   }
+#pragma GCC unroll 8
   for (int jt = 0; jt < JT; ++jt) {
     _mm256_storeu_ps(s + jt * R, acc[jt][0]);
     _mm256_storeu_ps(s + jt * R + 8, acc[jt][1]);
@@ -250,6 +260,7 @@ void axpy_lanes_tile(float* acc, int R, int64_t D, int64_t i0, const float* f, c
                      bool f16, int n, RowPrefetcher& pf) {
   __m256 a[IT][kVecs];
   const __m256 f0 = _mm256_loadu_ps(f), f1 = _mm256_loadu_ps(f + 8);
+#pragma GCC unroll 8
   for (int it = 0; it < IT; ++it) {
     a[it][0] = _mm256_mul_ps(_mm256_loadu_ps(acc + it * R), f0);
     a[it][1] = _mm256_mul_ps(_mm256_loadu_ps(acc + it * R + 8), f1);
@@ -262,12 +273,14 @@ void axpy_lanes_tile(float* acc, int R, int64_t D, int64_t i0, const float* f, c
     const float* cur = st[j % (2 * kAhead)];
     pf.step();
     const __m256 p0 = _mm256_loadu_ps(p + j * R), p1 = _mm256_loadu_ps(p + j * R + 8);
+#pragma GCC unroll 8
     for (int it = 0; it < IT; ++it) {
       const __m256 b = _mm256_broadcast_ss(&cur[it]);
       a[it][0] = _mm256_fmadd_ps(b, p0, a[it][0]);
       a[it][1] = _mm256_fmadd_ps(b, p1, a[it][1]);
     }
   }
+#pragma GCC unroll 8
   for (int it = 0; it < IT; ++it) {
     _mm256_storeu_ps(acc + it * R, a[it][0]);
     _mm256_storeu_ps(acc + it * R + 8, a[it][1]);
