@@ -150,32 +150,37 @@ GemmFn Kernels::gemm(DType t) const {
   }
 }
 
-void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
+namespace {
+
+// x16 tiles of blocks with an f16 scale `d` and QB quant bytes `qs` (qdot.h): per pair of blocks
+// (b, b + 1), the 16 rows' scales of b, those of b + 1, then the quant bytes of b as QB/4 vectors
+// of 64 bytes (vector c, dword j: row j's qs[4c..4c+3]) and those of b + 1.
+template <class Block, int QB>
+void pack_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
+  constexpr int64_t kPair = 2 * 32 + 2 * kX16Rows * QB;
   const int64_t nb = K / 32;
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* pair = tile + (b / 2) * kX16PairBytes;
+    uint8_t* pair = tile + (b / 2) * kPair;
     uint8_t* scales = pair + 32 * (b % 2);
-    uint8_t* nibbles = pair + 64 + 256 * (b % 2);
+    uint8_t* quants = pair + 64 + kX16Rows * QB * (b % 2);
     for (int64_t j = 0; j < kX16Rows; ++j) {
-      const auto* blk = reinterpret_cast<const BlockQ4_0*>(w + j * ldw) + b;
+      const auto* blk = reinterpret_cast<const Block*>(w + j * ldw) + b;
       std::memcpy(scales + 2 * j, &blk->d, 2);
-      for (int c = 0; c < 4; ++c) std::memcpy(nibbles + 64 * c + 4 * j, blk->qs + 4 * c, 4);
+      for (int c = 0; c < QB / 4; ++c) std::memcpy(quants + 64 * c + 4 * j, blk->qs + 4 * c, 4);
     }
   }
 }
 
+}  // namespace
+
+void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
+  static_assert(2 * 32 + 2 * kX16Rows * 16 == kX16PairBytes, "q4_0 x16 pair size");
+  pack_x16<BlockQ4_0, 16>(w, ldw, K, tile);
+}
+
 void pack_q8_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
-  const int64_t nb = K / 32;
-  for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* pair = tile + (b / 2) * kX16PairBytesQ8;
-    uint8_t* scales = pair + 32 * (b % 2);
-    uint8_t* values = pair + 64 + 512 * (b % 2);
-    for (int64_t j = 0; j < kX16Rows; ++j) {
-      const auto* blk = reinterpret_cast<const BlockQ8_0*>(w + j * ldw) + b;
-      std::memcpy(scales + 2 * j, &blk->d, 2);
-      for (int c = 0; c < 8; ++c) std::memcpy(values + 64 * c + 4 * j, blk->qs + 4 * c, 4);
-    }
-  }
+  static_assert(2 * 32 + 2 * kX16Rows * 32 == kX16PairBytesQ8, "q8_0 x16 pair size");
+  pack_x16<BlockQ8_0, 32>(w, ldw, K, tile);
 }
 
 X16PackFn x16_pack(DType t) {
