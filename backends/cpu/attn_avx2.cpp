@@ -18,7 +18,9 @@ namespace {
 
 // 8 elements of a K/V row from element i as f32.
 inline __m256 load_kv8(const void* p, bool f16, int64_t i) {
-  if (f16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
+  if (f16)
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
   return _mm256_loadu_ps(static_cast<const float*>(p) + i);
 }
 
@@ -32,7 +34,8 @@ inline float load_kv1(const void* p, bool f16, int64_t i) {
 // converted from f16) once per GT heads, each query chunk once per JT keys; dims past the last
 // multiple of 8 are added one by one.
 template <int GT, int JT>
-void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds, RowPrefetcher& pf) {
+void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds,
+                   RowPrefetcher& pf) {
   __m256 acc[GT][JT];
   for (int g = 0; g < GT; ++g) {
     for (int j = 0; j < JT; ++j) acc[g][j] = _mm256_setzero_ps();
@@ -163,8 +166,8 @@ inline void stage_kv(const void* p, bool f16, int64_t i, int64_t D, float* dst) 
   }
   for (int64_t t = 0; t < 8; ++t) {
     dst[t] = i + t >= D ? 0.0f
-             : f16  ? _cvtsh_ss(static_cast<const uint16_t*>(p)[i + t])
-                    : static_cast<const float*>(p)[i + t];
+             : f16      ? _cvtsh_ss(static_cast<const uint16_t*>(p)[i + t])
+                        : static_cast<const float*>(p)[i + t];
   }
 }
 
@@ -174,7 +177,8 @@ constexpr int kVecs = kAttnLanes / 8;  // vectors per 16 query rows
 // elements are staged as f32 (double-buffered, so broadcasts never wait on store forwarding),
 // the two query vectors of a dim loaded once per JT keys and each staged element broadcast once.
 template <int JT>
-void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16, float* s, RowPrefetcher& pf) {
+void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16, float* s,
+                    RowPrefetcher& pf) {
   __m256 acc[JT][kVecs];
   alignas(32) float st[2][JT][8];
 #pragma GCC unroll 8
@@ -238,7 +242,8 @@ void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
     for (int j = 0; j < n; ++j) mx = _mm256_max_ps(mx, _mm256_loadu_ps(s + j * R + r));
     // μ = m' where finite (0 where every score so far is −inf), f = exp(m − μ) where m is finite.
     const __m256 mu = _mm256_blendv_ps(mx, zero, _mm256_cmp_ps(mx, ninf, _CMP_EQ_OQ));
-    const __m256 fv = _mm256_and_ps(_mm256_cmp_ps(m_old, ninf, _CMP_NEQ_OQ), exp256(_mm256_sub_ps(m_old, mu)));
+    const __m256 fv =
+        _mm256_and_ps(_mm256_cmp_ps(m_old, ninf, _CMP_NEQ_OQ), exp256(_mm256_sub_ps(m_old, mu)));
     __m256 sum = zero;
     for (int j = 0; j < n; ++j) {
       const __m256 x = _mm256_loadu_ps(s + j * R + r);
@@ -256,8 +261,8 @@ void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
 // loaded; per key the value's IT elements are staged as f32 a few keys ahead (see
 // dot_lanes_tile), the two weight vectors loaded once and each staged element broadcast once.
 template <int IT>
-void axpy_lanes_tile(float* acc, int R, int64_t D, int64_t i0, const float* f, const float* p, const void* const* v,
-                     bool f16, int n, RowPrefetcher& pf) {
+void axpy_lanes_tile(float* acc, int R, int64_t D, int64_t i0, const float* f, const float* p,
+                     const void* const* v, bool f16, int n, RowPrefetcher& pf) {
   __m256 a[IT][kVecs];
   const __m256 f0 = _mm256_loadu_ps(f), f1 = _mm256_loadu_ps(f + 8);
 #pragma GCC unroll 8
@@ -287,13 +292,14 @@ void axpy_lanes_tile(float* acc, int R, int64_t D, int64_t i0, const float* f, c
   }
 }
 
-void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, bool f16,
-                     int n, const AttnPrefetch& prefetch) {
+void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v,
+                     bool f16, int n, const AttnPrefetch& prefetch) {
   // pf.step() runs once per key of a tile; the first 16 rows' tile count sets the pace.
   RowPrefetcher pf(prefetch, (D + kTile - 1) / kTile * n);
   for (int r = 0; r < R; r += kAttnLanes) {
     int64_t i = 0;
-    for (; i + kTile <= D; i += kTile) axpy_lanes_tile<kTile>(acc + i * R + r, R, D, i, f + r, s + r, v, f16, n, pf);
+    for (; i + kTile <= D; i += kTile)
+      axpy_lanes_tile<kTile>(acc + i * R + r, R, D, i, f + r, s + r, v, f16, n, pf);
     for (; i + 2 <= D; i += 2) axpy_lanes_tile<2>(acc + i * R + r, R, D, i, f + r, s + r, v, f16, n, pf);
     for (; i < D; ++i) axpy_lanes_tile<1>(acc + i * R + r, R, D, i, f + r, s + r, v, f16, n, pf);
   }

@@ -29,7 +29,8 @@ struct Packed {
 };
 
 inline Packed packed_view(uint8_t* scratch, int64_t nb) {
-  return Packed{scratch, reinterpret_cast<float*>(scratch + nb * 512), reinterpret_cast<float*>(scratch + nb * 640)};
+  return Packed{scratch, reinterpret_cast<float*>(scratch + nb * 512),
+                reinterpret_cast<float*>(scratch + nb * 640)};
 }
 
 inline __m256i bcast32(const int8_t* q, int g) {
@@ -62,8 +63,10 @@ inline void block_dots(const uint8_t* pb, const int8_t* const* q, int g0, __m256
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const __m256i qv = bcast32(q[r], g);
-        i32[r][0] = _mm256_add_epi32(i32[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(qv, w0)), ones));
-        i32[r][1] = _mm256_add_epi32(i32[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(qv, w1)), ones));
+        i32[r][0] = _mm256_add_epi32(
+            i32[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(qv, w0)), ones));
+        i32[r][1] = _mm256_add_epi32(
+            i32[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(qv, w1)), ones));
       }
     }
   } else {
@@ -105,7 +108,9 @@ void gemm_pass(const Packed& p, int64_t nb, const QRow* x, float* out, size_t ld
       __m256i i32[R][2];
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
-        const int32_t ns = T::kShift == 0 ? 0 : T::kGroups16 ? x[r].ns16[e16] : x[r].ns16[2 * b] + x[r].ns16[2 * b + 1];
+        const int32_t ns = T::kShift == 0 ? 0
+                           : T::kGroups16 ? x[r].ns16[e16]
+                                          : x[r].ns16[2 * b] + x[r].ns16[2 * b + 1];
         i32[r][0] = i32[r][1] = _mm256_set1_epi32(ns * (1 << T::kShift));
       }
       if constexpr (T::kGroups16) {
@@ -162,9 +167,15 @@ void gemm_packed(const Packed& p, int64_t nb, int64_t n, const QActs& x, float* 
     float* o = n == kGemmTile ? out + m0 * ldo : tmp;
     const size_t lo = n == kGemmTile ? ldo : kGemmTile;
     switch (R) {
-      case 1: gemm_pass<T, 1>(p, nb, rows, o, lo); break;
-      case 2: gemm_pass<T, 2>(p, nb, rows, o, lo); break;
-      default: gemm_pass<T, kRows>(p, nb, rows, o, lo); break;
+      case 1:
+        gemm_pass<T, 1>(p, nb, rows, o, lo);
+        break;
+      case 2:
+        gemm_pass<T, 2>(p, nb, rows, o, lo);
+        break;
+      default:
+        gemm_pass<T, kRows>(p, nb, rows, o, lo);
+        break;
     }
     if (n < kGemmTile) {
       for (int r = 0; r < R; ++r) {

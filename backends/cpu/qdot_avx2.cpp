@@ -51,11 +51,28 @@ struct Q4_K {
   static constexpr bool kMins = true, kSigned = false, kGroups16 = false;
   struct State {
     const uint8_t* qs;
-    float dsc[8], dmn[8];
+    alignas(32) float dsc[8];
+    alignas(32) float dmn[8];
   };
+  // q4_k_scales (qdot.cpp) on whole words: with the 12 scale bytes as words a, b, c (bytes 0-3,
+  // 4-7, 8-11), scales 0-3 are a's low 6 bits per byte, scales 4-7 c's low nibbles with a's top
+  // 2 bits above them; the mins likewise from b and c's high nibbles with b's top 2 bits. (The
+  // scalar function converted two f16 values in software and packed one value at a time: about
+  // as much work per super-block as its 8 chunks' dots.)
   static void begin(const uint8_t* row, int64_t s, State& st) {
     const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[s];
-    q4_k_scales(&b, st.dsc, st.dmn);
+    uint32_t w[3];
+    __builtin_memcpy(w, b.scales, 12);
+    const uint64_t sc = (w[0] & 0x3F3F3F3Fu) |
+                        static_cast<uint64_t>((w[2] & 0x0F0F0F0Fu) | ((w[0] >> 2) & 0x30303030u)) << 32;
+    const uint64_t mn = (w[1] & 0x3F3F3F3Fu) |
+                        static_cast<uint64_t>(((w[2] >> 4) & 0x0F0F0F0Fu) | ((w[1] >> 2) & 0x30303030u)) << 32;
+    auto expand = [](uint64_t v, uint16_t h) {
+      const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(v))));
+      return _mm256_mul_ps(f, _mm256_set1_ps(h2f(h)));
+    };
+    _mm256_store_ps(st.dsc, expand(sc, b.d));
+    _mm256_store_ps(st.dmn, expand(mn, b.dmin));
     st.qs = b.qs;
   }
   // Chunk c is sub-block c: low nibbles of qs[32(c/2)..] for even c, high nibbles for odd c.

@@ -1,6 +1,6 @@
-// q4_0 and q8_0 on x16 tiles (qdot.h) for AVX2 (no VNNI). q4_0: a tile's 64-byte vectors are read as two
-// 32-byte halves, rows 0-7 and rows 8-15, so lane j of a half is weight row j of it. Per 32-block
-// and half: 4 vectors of packed nibbles give 8 vectors of unsigned weights (groups of 4 elements),
+// q4_0 and q8_0 on x16 tiles (qdot.h) for AVX2 (no VNNI). q4_0: a tile's 64-byte vectors are read
+// as two 32-byte halves, rows 0-7 and rows 8-15, so lane j of a half is weight row j of it. Per
+// 32-block and half: 4 vectors of packed nibbles give 8 vectors of unsigned weights (groups of 4 elements),
 // each met by a broadcast activation dword through vpmaddubsw; the 8 products of a row add up in
 // int16 (|Σ| ≤ 8 · 2 · 15 · 127 = 30480, exact), then one vpmaddwd, one conversion and one
 // multiply-add with the rows' scales times the block's dx serve all 8 rows. The file's layout
@@ -34,7 +34,8 @@ void x16_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo
   const int64_t pairs = K / 64;
   for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytes) {
 #pragma GCC unroll 9
-    for (int l = 0; l < kX16PairBytes / 64; ++l) _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
+    for (int l = 0; l < kX16PairBytes / 64; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const int64_t b = 2 * p + h;
@@ -42,13 +43,15 @@ void x16_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo
       for (int hh = 0; hh < H; ++hh) {
         const int half = hh;
         // [8] rows' scales of block b
-        const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 * h + 16 * half)));
+        const __m256 ws =
+            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 * h + 16 * half)));
         __m256i s16[R];
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64 + 256 * h + 64 * c + 32 * half));
+          const __m256i v =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64 + 256 * h + 64 * c + 32 * half));
           const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
 #pragma GCC unroll 4
           for (int r = 0; r < R; ++r) {
@@ -61,8 +64,8 @@ void x16_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo
         for (int r = 0; r < R; ++r) {
           const __m256i off = _mm256_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 8);  // −8·Σq
           const __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(s16[r], ones), off);
-          acc[r][hh] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(ws, _mm256_set1_ps(x[r].dl[8 * b])),
-                                       acc[r][hh]);
+          acc[r][hh] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                       _mm256_mul_ps(ws, _mm256_set1_ps(x[r].dl[8 * b])), acc[r][hh]);
         }
       }
     }
@@ -103,7 +106,8 @@ void x16q8_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t l
   const int64_t pairs = K / 64;
   for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytesQ8) {
 #pragma GCC unroll 17
-    for (int l = 0; l < kX16PairBytesQ8 / 64; ++l) _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
+    for (int l = 0; l < kX16PairBytesQ8 / 64; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const int64_t b = 2 * p + h;
@@ -119,17 +123,20 @@ void x16q8_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t l
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const __m256i q = bcast32(x[r].q + 32 * b, c);
-          i32[r][0] = _mm256_add_epi32(i32[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(q, w0)), ones));
-          i32[r][1] = _mm256_add_epi32(i32[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(q, w1)), ones));
+          i32[r][0] = _mm256_add_epi32(
+              i32[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(q, w0)), ones));
+          i32[r][1] = _mm256_add_epi32(
+              i32[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(q, w1)), ones));
         }
       }
 #pragma GCC unroll 2
       for (int hh = 0; hh < 2; ++hh) {
-        const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 * h + 16 * hh)));
+        const __m256 ws =
+            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 * h + 16 * hh)));
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-          acc[r][hh] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[r][hh]), _mm256_mul_ps(ws, _mm256_set1_ps(x[r].dl[8 * b])),
-                                       acc[r][hh]);
+          acc[r][hh] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[r][hh]),
+                                       _mm256_mul_ps(ws, _mm256_set1_ps(x[r].dl[8 * b])), acc[r][hh]);
         }
       }
     }
@@ -188,10 +195,12 @@ void gemm_q4_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, s
     for (int hh = 0; hh < 2; ++hh) {
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 64 + 256 * h + 64 * c + 32 * hh));
+        const __m256i v =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 64 + 256 * h + 64 * c + 32 * hh));
         uint8_t* u = p.u + b * 512 + 256 * hh;
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * c), _mm256_and_si256(v, low));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * (4 + c)), _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * (4 + c)),
+                            _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
       }
     }
   }
@@ -209,7 +218,8 @@ void gemm_q8_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, s
     for (int hh = 0; hh < 2; ++hh) {
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 64 + 512 * h + 64 * c + 32 * hh));
+        const __m256i v =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 64 + 512 * h + 64 * c + 32 * hh));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.u + b * 512 + 256 * hh + 32 * c), v);
       }
     }
