@@ -9,6 +9,8 @@
 // gemm_avx2.h (see qdot_avx512.cpp).
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "cpu/gemm_avx2.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_rows.h"
@@ -79,19 +81,24 @@ void x16_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo
 
 // Decode and verify: R ≤ kMaxRows activation rows against all 16 rows of the tile, two rows per
 // pass over it (more at once would spill their accumulators and running sums; a second pass
-// finds the tile in cache).
-template <int R>
-void x16_rows(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
-  if constexpr (R <= 2) {
-    x16_pass<R>(t, K, x, out, ldo);
-  } else {
-    x16_pass<2>(t, K, x, out, ldo);
-    x16_pass<R - 2>(t, K, x + 2, out + 2 * ldo, ldo);
-  }
+// finds the tile in cache). pass(rows, x, out) runs one pass, rows ≤ 2 as an integral_constant.
+template <class Pass>
+void in_passes_of_two(int R, const QRow* x, float* out, size_t ldo, Pass&& pass) {
+  with_rows(R, [&](auto rc) {
+    constexpr int kR = decltype(rc)::value;
+    if constexpr (kR <= 2) {
+      pass(rc, x, out);
+    } else {
+      pass(std::integral_constant<int, 2>{}, x, out);
+      pass(std::integral_constant<int, kR - 2>{}, x + 2, out + 2 * ldo);
+    }
+  });
 }
 
 void q4_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
-  with_rows(R, [&](auto rc) { x16_rows<decltype(rc)::value>(tile, K, x, out, ldo); });
+  in_passes_of_two(R, x, out, ldo, [&](auto rows, const QRow* xr, float* o) {
+    x16_pass<decltype(rows)::value>(tile, K, xr, o, ldo);
+  });
 }
 
 // q8_0: the same shape with signed weights, 8 vectors of 64 bytes per block (no nibbles to split)
@@ -148,18 +155,10 @@ void x16q8_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t l
   }
 }
 
-template <int R>
-void x16q8_rows(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
-  if constexpr (R <= 2) {
-    x16q8_pass<R>(t, K, x, out, ldo);
-  } else {
-    x16q8_pass<2>(t, K, x, out, ldo);
-    x16q8_pass<R - 2>(t, K, x + 2, out + 2 * ldo, ldo);
-  }
-}
-
 void q8_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
-  with_rows(R, [&](auto rc) { x16q8_rows<decltype(rc)::value>(tile, K, x, out, ldo); });
+  in_passes_of_two(R, x, out, ldo, [&](auto rows, const QRow* xr, float* o) {
+    x16q8_pass<decltype(rows)::value>(tile, K, xr, o, ldo);
+  });
 }
 
 // Prefill: the tile rewritten once into gemm_avx2.h's packed order (q4_0's nibbles split, scales
