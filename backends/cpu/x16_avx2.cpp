@@ -166,10 +166,22 @@ void q8_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, 
 struct X16Q4_0 {
   static constexpr int kShift = 3;
   static constexpr bool kSigned = false, kGroups16 = false, kMins = false;
+  static constexpr int64_t kPairBytes = kX16PairBytes, kVectors = 4;  // 64-byte vectors per block
+  // Vector c of a half (8 rows x 4 bytes): low nibbles are group c, high nibbles group 4 + c.
+  static void put(uint8_t* u, int c, __m256i v) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * c), _mm256_and_si256(v, low));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * (4 + c)),
+                        _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+  }
 };
 struct X16Q8_0 {
   static constexpr int kShift = 0;
   static constexpr bool kSigned = true, kGroups16 = false, kMins = false;
+  static constexpr int64_t kPairBytes = kX16PairBytesQ8, kVectors = 8;
+  static void put(uint8_t* u, int c, __m256i v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * c), v);
+  }
 };
 
 // Block b's 16 scales (f16 at src) into p.s for both 16-element halves.
@@ -182,57 +194,33 @@ inline void unpack_scales(const uint8_t* src, const Packed& p, int64_t b) {
   }
 }
 
-void gemm_q4_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
-  const int64_t nb = K / 32;
-  const Packed p = packed_view(scratch, nb);
-  const __m256i low = _mm256_set1_epi8(0x0F);
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* pair = tile + (b / 2) * kX16PairBytes;
-    const int h = static_cast<int>(b % 2);
-    unpack_scales(pair + 32 * h, p, b);
-#pragma GCC unroll 2
-    for (int hh = 0; hh < 2; ++hh) {
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c) {
-        const __m256i v =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 64 + 256 * h + 64 * c + 32 * hh));
-        uint8_t* u = p.u + b * 512 + 256 * hh;
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * c), _mm256_and_si256(v, low));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * (4 + c)),
-                            _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
-      }
-    }
-  }
-  gemm_packed<X16Q4_0>(p, nb, kX16Rows, x, out, ldo);
-}
-
-void gemm_q8_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+template <class T>
+void gemm_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
   const int64_t nb = K / 32;
   const Packed p = packed_view(scratch, nb);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* pair = tile + (b / 2) * kX16PairBytesQ8;
+    const uint8_t* pair = tile + (b / 2) * T::kPairBytes;
     const int h = static_cast<int>(b % 2);
     unpack_scales(pair + 32 * h, p, b);
 #pragma GCC unroll 2
     for (int hh = 0; hh < 2; ++hh) {
 #pragma GCC unroll 8
-      for (int c = 0; c < 8; ++c) {
-        const __m256i v =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 64 + 512 * h + 64 * c + 32 * hh));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.u + b * 512 + 256 * hh + 32 * c), v);
+      for (int c = 0; c < T::kVectors; ++c) {
+        const uint8_t* v = pair + 64 + 64 * T::kVectors * h + 64 * c + 32 * hh;
+        T::put(p.u + b * 512 + 256 * hh, c, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v)));
       }
     }
   }
-  gemm_packed<X16Q8_0>(p, nb, kX16Rows, x, out, ldo);
+  gemm_packed<T>(p, nb, kX16Rows, x, out, ldo);
 }
 
 }  // namespace
 
 void set_x16_avx2(Kernels* k) {
   k->q4_0_x16 = &q4_0_x16;
-  k->gemm_q4_0_x16 = &gemm_q4_0_x16;
+  k->gemm_q4_0_x16 = &gemm_x16<X16Q4_0>;
   k->q8_0_x16 = &q8_0_x16;
-  k->gemm_q8_0_x16 = &gemm_q8_0_x16;
+  k->gemm_q8_0_x16 = &gemm_x16<X16Q8_0>;
 }
 
 }  // namespace gemma12b::cpu
