@@ -26,8 +26,8 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
   const int64_t tiles = rows / kX16Rows;
   const size_t tile_bytes = kX16Rows * row_bytes;
   b->tiles_bytes_ = static_cast<size_t>(tiles) * tile_bytes;
-  // An anonymous mapping: page-aligned (every tile 64-byte aligned: tile_bytes = 16·18·K/32 or
-  // 16·34·K/32 is a multiple of 64), returned to the system on destruction, eligible for transparent huge pages.
+  // An anonymous mapping: page-aligned (every tile 64-byte aligned: tile_bytes = 16·18·K/32,
+  // 16·34·K/32 or 16·144·K/256 is a multiple of 64), returned to the system on destruction, eligible for transparent huge pages.
   void* m = ::mmap(nullptr, b->tiles_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) {
     const std::string msg = absl::StrFormat("cpu: cannot allocate %d bytes for the x16 copy of a %d x %d %s weight: %s",

@@ -183,20 +183,57 @@ void pack_q8_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
   pack_x16<BlockQ8_0, 32>(w, ldw, K, tile);
 }
 
+void pack_q4_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
+  static_assert(32 + 32 + 3 * 64 + 8 * 256 == kX16SuperBytesQ4K && kX16SuperBytesQ4K == kX16Rows * sizeof(BlockQ4_K),
+                "q4_k x16 super-block size");
+  for (int64_t s = 0; s < K / 256; ++s) {
+    uint8_t* sb = tile + s * kX16SuperBytesQ4K;
+    for (int64_t j = 0; j < kX16Rows; ++j) {
+      const BlockQ4_K& blk = reinterpret_cast<const BlockQ4_K*>(w + j * ldw)[s];
+      std::memcpy(sb + 2 * j, &blk.d, 2);
+      std::memcpy(sb + 32 + 2 * j, &blk.dmin, 2);
+      for (int word = 0; word < 3; ++word) std::memcpy(sb + 64 + 64 * word + 4 * j, blk.scales + 4 * word, 4);
+      // Sub-block sb_i: element e is the low (even sb_i) or high (odd) nibble of qs[32·(sb_i/2) + e].
+      for (int sub = 0; sub < 8; ++sub) {
+        const uint8_t* qs = blk.qs + 32 * (sub / 2);
+        const int shift = 4 * (sub % 2);
+        uint8_t* v = sb + 256 + 256 * sub + 4 * j;
+        for (int c = 0; c < 4; ++c) {
+          for (int i = 0; i < 4; ++i) {
+            const int lo = (qs[4 * c + i] >> shift) & 0x0F, hi = (qs[16 + 4 * c + i] >> shift) & 0x0F;
+            v[64 * c + i] = static_cast<uint8_t>(lo | hi << 4);
+          }
+        }
+      }
+    }
+  }
+}
+
 X16PackFn x16_pack(DType t) {
   switch (t) {
     case DType::kQ4_0: return &pack_q4_0_x16;
     case DType::kQ8_0: return &pack_q8_0_x16;
+    case DType::kQ4_K: return &pack_q4_k_x16;
     default: return nullptr;
   }
 }
 
 X16DotFn Kernels::x16(DType t) const {
-  return t == DType::kQ4_0 ? q4_0_x16 : t == DType::kQ8_0 ? q8_0_x16 : nullptr;
+  switch (t) {
+    case DType::kQ4_0: return q4_0_x16;
+    case DType::kQ8_0: return q8_0_x16;
+    case DType::kQ4_K: return q4_k_x16;
+    default: return nullptr;
+  }
 }
 
 X16GemmFn Kernels::gemm_x16(DType t) const {
-  return t == DType::kQ4_0 ? gemm_q4_0_x16 : t == DType::kQ8_0 ? gemm_q8_0_x16 : nullptr;
+  switch (t) {
+    case DType::kQ4_0: return gemm_q4_0_x16;
+    case DType::kQ8_0: return gemm_q8_0_x16;
+    case DType::kQ4_K: return gemm_q4_k_x16;
+    default: return nullptr;
+  }
 }
 
 // Packed tile: per 32-block, 512 bytes (8 groups x 16 rows x 4 bytes), 16 scales for each

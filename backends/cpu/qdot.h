@@ -104,7 +104,16 @@ void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 // bytes (vector c, dword j: row j's qs[4c..4c+3]) and those of b + 1.
 constexpr int64_t kX16PairBytesQ8 = 2 * 32 + 2 * 512;  // 1088
 void pack_q8_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
-// The pack function of an x16 type (q4_0, q8_0); nullptr for any other.
+// q4_k the same way (AVX2 only; 16 · K/256 · 144 bytes per tile, the rows' bytes in the file): per
+// 256-element super-block, 2304 bytes: the 16 rows' f16 d (32 bytes), their f16 dmin (32), their
+// 12 scale bytes as three arrays of 16 little-endian words (bytes 0-3, 4-7, 8-11 of each row's
+// scales; 192), then the 8 sub-blocks of 32 weights, each as q4_0's nibbles are stored: 4 vectors
+// of 64 bytes (vector c, dword j: row j's elements 4c..4c+3 of the sub-block in the low nibbles and
+// 16+4c..19+4c in the high ones). The scales stay packed (unpacking 8 rows' at once with vector
+// shifts costs less than the bytes a float copy would add to every decode step).
+constexpr int64_t kX16SuperBytesQ4K = 2304;
+void pack_q4_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
+// The pack function of an x16 type (q4_0, q8_0, q4_k); nullptr for any other.
 using X16PackFn = void (*)(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 X16PackFn x16_pack(DType t);
 // out[r·ldo + j] = row j of the tile · x[r], for R ≤ kMaxRows activation rows and all 16 rows.
@@ -209,9 +218,9 @@ struct Kernels {
   AttnDotLanesFn attn_dot_lanes = nullptr;
   AttnSoftmaxLanesFn attn_softmax_lanes = nullptr;
   AttnAxpyLanesFn attn_axpy_lanes = nullptr;
-  // q4_0 and q8_0 on x16 tiles (null where this ISA has none: such devices keep the file's layout).
-  X16DotFn q4_0_x16 = nullptr, q8_0_x16 = nullptr;
-  X16GemmFn gemm_q4_0_x16 = nullptr, gemm_q8_0_x16 = nullptr;
+  // q4_0, q8_0 and q4_k on x16 tiles (null where this ISA has none: such devices keep the file's layout).
+  X16DotFn q4_0_x16 = nullptr, q8_0_x16 = nullptr, q4_k_x16 = nullptr;
+  X16GemmFn gemm_q4_0_x16 = nullptr, gemm_q8_0_x16 = nullptr, gemm_q4_k_x16 = nullptr;
   X16DotFn x16(DType t) const;        // nullptr where this ISA has no x16 kernels for t
   X16GemmFn gemm_x16(DType t) const;  // likewise
   RowDotFn int8(DType t) const;

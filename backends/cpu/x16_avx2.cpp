@@ -1,4 +1,4 @@
-// q4_0 and q8_0 on x16 tiles (qdot.h) for AVX2 (no VNNI). q4_0: a tile's 64-byte vectors are read
+// q4_0, q8_0 and q4_k on x16 tiles (qdot.h) for AVX2 (no VNNI). q4_0: a tile's 64-byte vectors are read
 // as two 32-byte halves, rows 0-7 and rows 8-15, so lane j of a half is weight row j of it. Per
 // 32-block and half: 4 vectors of packed nibbles give 8 vectors of unsigned weights (groups of 4 elements),
 // each met by a broadcast activation dword through vpmaddubsw; the 8 products of a row add up in
@@ -161,6 +161,92 @@ void q8_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, 
   });
 }
 
+// q4_k: one super-block's 16 rows' scales d·sc_j and mins dmin·m_j as f32, dsc[j][row] and
+// dmn[j][row], unpacked 8 rows at a time from the tile's three scale words per row (qdot.h): with
+// words a, b, c, sub-block j < 4 has its scale in byte j of a and its min in byte j of b (6 bits);
+// sub-block 4 + j the low (scale) and high (min) nibble of byte j of c, with 2 more bits from the
+// top of byte j of a (scale) or b (min). As q4_k_scales (qdot.cpp), converted then multiplied.
+inline void q4_k_x16_scales(const uint8_t* sb, float (*dsc)[16], float (*dmn)[16]) {
+  const __m256i m6 = _mm256_set1_epi32(0x3F), m4 = _mm256_set1_epi32(0x0F), m30 = _mm256_set1_epi32(0x30);
+#pragma GCC unroll 2
+  for (int hh = 0; hh < 2; ++hh) {
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 16 * hh)));
+    const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 32 + 16 * hh)));
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 + 32 * hh));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 128 + 32 * hh));
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 192 + 32 * hh));
+    auto put = [&](int j, __m256i sc, __m256i mn) {
+      _mm256_store_ps(dsc[j] + 8 * hh, _mm256_mul_ps(_mm256_cvtepi32_ps(sc), d));
+      _mm256_store_ps(dmn[j] + 8 * hh, _mm256_mul_ps(_mm256_cvtepi32_ps(mn), dm));
+    };
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      put(j, _mm256_and_si256(_mm256_srli_epi32(a, 8 * j), m6), _mm256_and_si256(_mm256_srli_epi32(b, 8 * j), m6));
+      put(4 + j,
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 8 * j), m4),
+                          _mm256_and_si256(_mm256_srli_epi32(a, 8 * j + 2), m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 8 * j + 4), m4),
+                          _mm256_and_si256(_mm256_srli_epi32(b, 8 * j + 2), m30)));
+    }
+  }
+}
+
+// All 16 rows of a q4_k tile against R ≤ 2 activation rows: per sub-block the q4_0 kernel's
+// integer dots (no offset), then the rows' d·sc_j times the block's dx, less dmin·m_j times the
+// block's dx·Σq.
+template <int R>
+void x16q4k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
+  __m256 acc[R][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  alignas(32) float dsc[8][16], dmn[8][16];
+  for (int64_t s = 0; s < K / 256; ++s, t += kX16SuperBytesQ4K) {
+#pragma GCC unroll 36
+    for (int l = 0; l < kX16SuperBytesQ4K / 64; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
+    q4_k_x16_scales(t, dsc, dmn);
+    for (int j = 0; j < 8; ++j) {
+      const int64_t b = 8 * s + j;
+#pragma GCC unroll 2
+      for (int hh = 0; hh < 2; ++hh) {
+        __m256i s16[R];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 256 + 256 * j + 64 * c + 32 * hh));
+          const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+#pragma GCC unroll 4
+          for (int r = 0; r < R; ++r) {
+            const int8_t* q = x[r].q + 32 * b;
+            madd_into(s16[r], lo, bcast32(q, c));
+            madd_into(s16[r], hi, bcast32(q, 4 + c));
+          }
+        }
+        const __m256 ws = _mm256_load_ps(dsc[j] + 8 * hh), mn = _mm256_load_ps(dmn[j] + 8 * hh);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[r], ones));
+          acc[r][hh] = _mm256_fmadd_ps(dot, _mm256_mul_ps(ws, _mm256_set1_ps(x[r].dl[8 * b])), acc[r][hh]);
+          acc[r][hh] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(x[r].ds[b]), acc[r][hh]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
+    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
+  }
+}
+
+void q4_k_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
+  in_passes_of_two(R, x, out, ldo, [&](auto rows, const QRow* xr, float* o) {
+    x16q4k_pass<decltype(rows)::value>(tile, K, xr, o, ldo);
+  });
+}
+
 // Prefill: the tile rewritten once into gemm_avx2.h's packed order (q4_0's nibbles split, scales
 // as f32), then gemm_avx2.h's kernel streams every activation row past it.
 struct X16Q4_0 {
@@ -182,6 +268,11 @@ struct X16Q8_0 {
   static void put(uint8_t* u, int c, __m256i v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * c), v);
   }
+};
+
+struct X16Q4_K {
+  static constexpr int kShift = 0;
+  static constexpr bool kSigned = false, kGroups16 = false, kMins = true;
 };
 
 // Block b's 16 scales (f16 at src) into p.s for both 16-element halves.
@@ -214,6 +305,33 @@ void gemm_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t
   gemm_packed<T>(p, nb, kX16Rows, x, out, ldo);
 }
 
+// q4_k: per super-block, the unpacked scales and mins, and each sub-block's nibbles split as q4_0's.
+void gemm_x16_q4_k(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  const Packed p = packed_view(scratch, nb);
+  alignas(32) float dsc[8][16], dmn[8][16];
+  for (int64_t s = 0; s < K / 256; ++s) {
+    const uint8_t* sb = tile + s * kX16SuperBytesQ4K;
+    q4_k_x16_scales(sb, dsc, dmn);
+    for (int j = 0; j < 8; ++j) {
+      const int64_t b = 8 * s + j;
+#pragma GCC unroll 2
+      for (int hh = 0; hh < 2; ++hh) {
+        const __m256 ws = _mm256_load_ps(dsc[j] + 8 * hh);
+        _mm256_storeu_ps(p.s + b * 32 + 8 * hh, ws);
+        _mm256_storeu_ps(p.s + b * 32 + 16 + 8 * hh, ws);
+        _mm256_storeu_ps(p.mins + b * 16 + 8 * hh, _mm256_load_ps(dmn[j] + 8 * hh));
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+          const uint8_t* v = sb + 256 + 256 * j + 64 * c + 32 * hh;
+          X16Q4_0::put(p.u + b * 512 + 256 * hh, c, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v)));
+        }
+      }
+    }
+  }
+  gemm_packed<X16Q4_K>(p, nb, kX16Rows, x, out, ldo);
+}
+
 }  // namespace
 
 void set_x16_avx2(Kernels* k) {
@@ -221,6 +339,8 @@ void set_x16_avx2(Kernels* k) {
   k->gemm_q4_0_x16 = &gemm_x16<X16Q4_0>;
   k->q8_0_x16 = &q8_0_x16;
   k->gemm_q8_0_x16 = &gemm_x16<X16Q8_0>;
+  k->q4_k_x16 = &q4_k_x16;
+  k->gemm_q4_k_x16 = &gemm_x16_q4_k;
 }
 
 }  // namespace gemma12b::cpu
