@@ -21,61 +21,142 @@ namespace {
 // Bytes the decode kernel prefetches ahead of its tile stream.
 constexpr int kPrefetch = 4096;
 
-// All 16 rows of the tile against R ≤ 2 activation rows: both halves share each broadcast (a
-// broadcast from memory takes a vector pipe on Zen 3, not only a load port).
-template <int R>
-void x16_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
-  constexpr int H = 2;
-  __m256 acc[R][H];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
+// q4_k: one super-block's 16 rows' scales d·sc_j and mins dmin·m_j as f32, dsc[j][row] and
+// dmn[j][row], unpacked 8 rows at a time from the tile's three scale words per row (qdot.h): with
+// words a, b, c, sub-block j < 4 has its scale in byte j of a and its min in byte j of b (6 bits);
+// sub-block 4 + j the low (scale) and high (min) nibble of byte j of c, with 2 more bits from the
+// top of byte j of a (scale) or b (min). As q4_k_scales (qdot.cpp), converted then multiplied.
+inline void q4_k_x16_scales(const uint8_t* sb, float (*dsc)[16], float (*dmn)[16]) {
+  const __m256i m6 = _mm256_set1_epi32(0x3F), m4 = _mm256_set1_epi32(0x0F), m30 = _mm256_set1_epi32(0x30);
 #pragma GCC unroll 2
-    for (int hh = 0; hh < H; ++hh) acc[r][hh] = _mm256_setzero_ps();
+  for (int hh = 0; hh < 2; ++hh) {
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 16 * hh)));
+    const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 32 + 16 * hh)));
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 + 32 * hh));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 128 + 32 * hh));
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 192 + 32 * hh));
+    auto put = [&](int j, __m256i sc, __m256i mn) {
+      _mm256_store_ps(dsc[j] + 8 * hh, _mm256_mul_ps(_mm256_cvtepi32_ps(sc), d));
+      _mm256_store_ps(dmn[j] + 8 * hh, _mm256_mul_ps(_mm256_cvtepi32_ps(mn), dm));
+    };
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      put(j, _mm256_and_si256(_mm256_srli_epi32(a, 8 * j), m6), _mm256_and_si256(_mm256_srli_epi32(b, 8 * j), m6));
+      put(4 + j,
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 8 * j), m4),
+                          _mm256_and_si256(_mm256_srli_epi32(a, 8 * j + 2), m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 8 * j + 4), m4),
+                          _mm256_and_si256(_mm256_srli_epi32(b, 8 * j + 2), m30)));
+    }
   }
-  const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  const int64_t pairs = K / 64;
-  for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytes) {
-#pragma GCC unroll 9
-    for (int l = 0; l < kX16PairBytes / 64; ++l)
-      _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      const int64_t b = 2 * p + h;
-#pragma GCC unroll 2
-      for (int hh = 0; hh < H; ++hh) {
-        const int half = hh;
-        // [8] rows' scales of block b
-        const __m256 ws =
-            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 * h + 16 * half)));
-        __m256i s16[R];
+}
+
+// The nibble types' tiles, as groups of blocks: q4_0 a pair of 32-blocks (their 16 rows' f16
+// scales, then 4 vectors of 64 bytes per block), q4_k a super-block (packed scales, then 8
+// sub-blocks of 4 vectors). begin() reads a group's scales; scale() and mins() give block j's
+// for rows 8·half..8·half + 7.
+struct NibQ4_0 {
+  static constexpr int64_t kGroupBytes = kX16PairBytes, kBlocks = 2, kHeader = 64;
+  static constexpr bool kOffset = true, kMins = false;  // weights u − 8
+  struct State {
+    const uint8_t* t;
+  };
+  static void begin(const uint8_t* t, State& st) { st.t = t; }
+  static __m256 scale(const State& st, int j, int half) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(st.t + 32 * j + 16 * half)));
+  }
+  static __m256 mins(const State&, int, int) { return _mm256_setzero_ps(); }
+};
+struct NibQ4_K {
+  static constexpr int64_t kGroupBytes = kX16SuperBytesQ4K, kBlocks = 8, kHeader = 256;
+  static constexpr bool kOffset = false, kMins = true;  // d·sc·u − dmin·m
+  struct State {
+    alignas(32) float dsc[8][16];
+    alignas(32) float dmn[8][16];
+  };
+  static void begin(const uint8_t* t, State& st) { q4_k_x16_scales(t, st.dsc, st.dmn); }
+  static __m256 scale(const State& st, int j, int half) { return _mm256_load_ps(st.dsc[j] + 8 * half); }
+  static __m256 mins(const State& st, int j, int half) { return _mm256_load_ps(st.dmn[j] + 8 * half); }
+};
+
+// All 16 rows of a q4_0 or q4_k tile against R ≤ 2 activation rows. Per 32-block and half: 4
+// vectors of packed nibbles give 8 vectors of unsigned weights, each met by a broadcast activation
+// dword; the rows' products add up in int16, then one vpmaddwd, conversion and multiply-add with
+// the rows' scales times the block's dx (and q4_k's min term) serve all 8 rows. With two activation
+// rows, the nibble vectors of both halves meet each pair of broadcast dwords in turn (GCC, left to
+// share the broadcasts across two half loops, kept all 16 live and spilled them and the
+// accumulators to the stack: q4_k 8.8 -> 7.6 ns per 16 rows x 32 weights x row in cache); one row
+// goes over one half at a time (both halves per broadcast: 10.0 -> 11.1 ns there).
+template <class T, int R>
+void nib_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
+  constexpr int kHalves = R > 1 ? 2 : 1;  // halves per pass over a block's 4 vectors
+  __m256 acc[R][2];
 #pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  typename T::State st;
+  const int64_t groups = K / (32 * T::kBlocks);
+  for (int64_t g = 0; g < groups; ++g, t += T::kGroupBytes) {
+#pragma GCC unroll 36
+    for (int l = 0; l < T::kGroupBytes / 64; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
+    T::begin(t, st);
+#pragma GCC unroll 2
+    for (int j = 0; j < T::kBlocks; ++j) {
+      const int64_t b = T::kBlocks * g + j;
+      const uint8_t* nib = t + T::kHeader + 256 * j;
+#pragma GCC unroll 2
+      for (int h0 = 0; h0 < 2; h0 += kHalves) {
+        __m256i s16[R][kHalves];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+          for (int hh = 0; hh < kHalves; ++hh) s16[r][hh] = _mm256_setzero_si256();
+        }
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
-          const __m256i v =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64 + 256 * h + 64 * c + 32 * half));
-          const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+          __m256i lo[kHalves], hi[kHalves];
+#pragma GCC unroll 2
+          for (int hh = 0; hh < kHalves; ++hh) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(nib + 64 * c + 32 * (h0 + hh)));
+            lo[hh] = _mm256_and_si256(v, low);
+            hi[hh] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+          }
 #pragma GCC unroll 4
           for (int r = 0; r < R; ++r) {
             const int8_t* q = x[r].q + 32 * b;
-            madd_into(s16[r], lo, bcast32(q, c));
-            madd_into(s16[r], hi, bcast32(q, 4 + c));
+            const __m256i ql = bcast32(q, c), qh = bcast32(q, 4 + c);
+#pragma GCC unroll 2
+            for (int hh = 0; hh < kHalves; ++hh) {
+              madd_into(s16[r][hh], lo[hh], ql);
+              madd_into(s16[r][hh], hi[hh], qh);
+            }
           }
         }
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-          const __m256i off = _mm256_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 8);  // −8·Σq
-          const __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(s16[r], ones), off);
-          acc[r][hh] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
-                                       _mm256_mul_ps(ws, _mm256_set1_ps(x[r].dl[8 * b])), acc[r][hh]);
+          const __m256 dx = _mm256_set1_ps(x[r].dl[8 * b]);
+#pragma GCC unroll 2
+          for (int hh = 0; hh < kHalves; ++hh) {
+            const int half = h0 + hh;
+            __m256i dot = _mm256_madd_epi16(s16[r][hh], ones);
+            if constexpr (T::kOffset) {  // −8·Σq
+              dot = _mm256_add_epi32(dot, _mm256_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 8));
+            }
+            acc[r][half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(T::scale(st, j, half), dx),
+                                           acc[r][half]);
+            if constexpr (T::kMins) {
+              acc[r][half] = _mm256_fnmadd_ps(T::mins(st, j, half), _mm256_set1_ps(x[r].ds[b]), acc[r][half]);
+            }
+          }
         }
       }
     }
   }
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 2
-    for (int hh = 0; hh < H; ++hh) _mm256_storeu_ps(out + r * ldo + 8 * hh, acc[r][hh]);
+    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
+    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
   }
 }
 
@@ -97,7 +178,7 @@ void in_passes_of_two(int R, const QRow* x, float* out, size_t ldo, Pass&& pass)
 
 void q4_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
   in_passes_of_two(R, x, out, ldo, [&](auto rows, const QRow* xr, float* o) {
-    x16_pass<decltype(rows)::value>(tile, K, xr, o, ldo);
+    nib_pass<NibQ4_0, decltype(rows)::value>(tile, K, xr, o, ldo);
   });
 }
 
@@ -161,89 +242,9 @@ void q8_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, 
   });
 }
 
-// q4_k: one super-block's 16 rows' scales d·sc_j and mins dmin·m_j as f32, dsc[j][row] and
-// dmn[j][row], unpacked 8 rows at a time from the tile's three scale words per row (qdot.h): with
-// words a, b, c, sub-block j < 4 has its scale in byte j of a and its min in byte j of b (6 bits);
-// sub-block 4 + j the low (scale) and high (min) nibble of byte j of c, with 2 more bits from the
-// top of byte j of a (scale) or b (min). As q4_k_scales (qdot.cpp), converted then multiplied.
-inline void q4_k_x16_scales(const uint8_t* sb, float (*dsc)[16], float (*dmn)[16]) {
-  const __m256i m6 = _mm256_set1_epi32(0x3F), m4 = _mm256_set1_epi32(0x0F), m30 = _mm256_set1_epi32(0x30);
-#pragma GCC unroll 2
-  for (int hh = 0; hh < 2; ++hh) {
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 16 * hh)));
-    const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 32 + 16 * hh)));
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 + 32 * hh));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 128 + 32 * hh));
-    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 192 + 32 * hh));
-    auto put = [&](int j, __m256i sc, __m256i mn) {
-      _mm256_store_ps(dsc[j] + 8 * hh, _mm256_mul_ps(_mm256_cvtepi32_ps(sc), d));
-      _mm256_store_ps(dmn[j] + 8 * hh, _mm256_mul_ps(_mm256_cvtepi32_ps(mn), dm));
-    };
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
-      put(j, _mm256_and_si256(_mm256_srli_epi32(a, 8 * j), m6), _mm256_and_si256(_mm256_srli_epi32(b, 8 * j), m6));
-      put(4 + j,
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 8 * j), m4),
-                          _mm256_and_si256(_mm256_srli_epi32(a, 8 * j + 2), m30)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 8 * j + 4), m4),
-                          _mm256_and_si256(_mm256_srli_epi32(b, 8 * j + 2), m30)));
-    }
-  }
-}
-
-// All 16 rows of a q4_k tile against R ≤ 2 activation rows: per sub-block the q4_0 kernel's
-// integer dots (no offset), then the rows' d·sc_j times the block's dx, less dmin·m_j times the
-// block's dx·Σq.
-template <int R>
-void x16q4k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
-  __m256 acc[R][2];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  alignas(32) float dsc[8][16], dmn[8][16];
-  for (int64_t s = 0; s < K / 256; ++s, t += kX16SuperBytesQ4K) {
-#pragma GCC unroll 36
-    for (int l = 0; l < kX16SuperBytesQ4K / 64; ++l)
-      _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
-    q4_k_x16_scales(t, dsc, dmn);
-    for (int j = 0; j < 8; ++j) {
-      const int64_t b = 8 * s + j;
-#pragma GCC unroll 2
-      for (int hh = 0; hh < 2; ++hh) {
-        __m256i s16[R];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 256 + 256 * j + 64 * c + 32 * hh));
-          const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-#pragma GCC unroll 4
-          for (int r = 0; r < R; ++r) {
-            const int8_t* q = x[r].q + 32 * b;
-            madd_into(s16[r], lo, bcast32(q, c));
-            madd_into(s16[r], hi, bcast32(q, 4 + c));
-          }
-        }
-        const __m256 ws = _mm256_load_ps(dsc[j] + 8 * hh), mn = _mm256_load_ps(dmn[j] + 8 * hh);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-          const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[r], ones));
-          acc[r][hh] = _mm256_fmadd_ps(dot, _mm256_mul_ps(ws, _mm256_set1_ps(x[r].dl[8 * b])), acc[r][hh]);
-          acc[r][hh] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(x[r].ds[b]), acc[r][hh]);
-        }
-      }
-    }
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
-    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
-  }
-}
-
 void q4_k_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
   in_passes_of_two(R, x, out, ldo, [&](auto rows, const QRow* xr, float* o) {
-    x16q4k_pass<decltype(rows)::value>(tile, K, xr, o, ldo);
+    nib_pass<NibQ4_K, decltype(rows)::value>(tile, K, xr, o, ldo);
   });
 }
 
