@@ -39,11 +39,13 @@ inline __m256i bcast32(const int8_t* q, int g) {
   return _mm256_set1_epi32(v);
 }
 
-// s += the int16 pair sums of u·q. The empty asm makes each sum a value of its own, so the
-// compiler keeps one running sum per row instead of re-associating a block's products into a
-// tree whose leaves all live at once (GCC 12 did, spilling most of them to the stack).
-inline void madd_into(__m256i& s, __m256i u, __m256i q) {
-  s = _mm256_add_epi16(s, _mm256_maddubs_epi16(u, q));
+// s += the int16 pair sums of u·q (s = them, for the first product of a sum: no add to zero).
+// The empty asm makes each sum a value of its own, so the compiler keeps one running sum per row
+// instead of re-associating a block's products into a tree whose leaves all live at once (GCC 12
+// did, spilling most of them to the stack).
+inline void madd_into(__m256i& s, __m256i u, __m256i q, bool first = false) {
+  const __m256i p = _mm256_maddubs_epi16(u, q);
+  s = first ? p : _mm256_add_epi16(s, p);
   asm("" : "+x"(s));
 }
 
@@ -71,8 +73,6 @@ inline void block_dots(const uint8_t* pb, const int8_t* const* q, int g0, __m256
     }
   } else {
     __m256i s16[R][2];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) s16[r][0] = s16[r][1] = _mm256_setzero_si256();
 #pragma GCC unroll 8
     for (int g = g0; g < g0 + G; ++g) {
       const __m256i u0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb + 32 * g));
@@ -80,8 +80,8 @@ inline void block_dots(const uint8_t* pb, const int8_t* const* q, int g0, __m256
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const __m256i qv = bcast32(q[r], g);
-        madd_into(s16[r][0], u0, qv);
-        madd_into(s16[r][1], u1, qv);
+        madd_into(s16[r][0], u0, qv, g == g0);
+        madd_into(s16[r][1], u1, qv, g == g0);
       }
     }
 #pragma GCC unroll 4

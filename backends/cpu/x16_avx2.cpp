@@ -21,40 +21,57 @@ namespace {
 // Bytes the decode kernel prefetches ahead of its tile stream.
 constexpr int kPrefetch = 4096;
 
-// q4_k: one super-block's 16 rows' scales d·sc_j and mins dmin·m_j as f32, dsc[j][row] and
-// dmn[j][row], unpacked 8 rows at a time from the tile's three scale words per row (qdot.h): with
-// words a, b, c, sub-block j < 4 has its scale in byte j of a and its min in byte j of b (6 bits);
+// q4_k: the 6-bit scales and mins of 8 rows (rows 8·half..8·half + 7) of a super-block, unpacked
+// from the tile's three scale words per row (qdot.h) as bytes: v[0] (v[1]) has row r's scales of
+// sub-blocks 0-3 (4-7) in dword r, byte j % 4; v[2], v[3] the mins likewise. With words a, b, c:
+// sub-block j < 4 has its scale in the low 6 bits of byte j of a and its min in those of b;
 // sub-block 4 + j the low (scale) and high (min) nibble of byte j of c, with 2 more bits from the
-// top of byte j of a (scale) or b (min). As q4_k_scales (qdot.cpp), converted then multiplied.
-inline void q4_k_x16_scales(const uint8_t* sb, float (*dsc)[16], float (*dmn)[16]) {
-  const __m256i m6 = _mm256_set1_epi32(0x3F), m4 = _mm256_set1_epi32(0x0F), m30 = _mm256_set1_epi32(0x30);
-#pragma GCC unroll 2
-  for (int hh = 0; hh < 2; ++hh) {
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 16 * hh)));
-    const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 32 + 16 * hh)));
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 + 32 * hh));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 128 + 32 * hh));
-    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 192 + 32 * hh));
-    auto put = [&](int j, __m256i sc, __m256i mn) {
-      _mm256_store_ps(dsc[j] + 8 * hh, _mm256_mul_ps(_mm256_cvtepi32_ps(sc), d));
-      _mm256_store_ps(dmn[j] + 8 * hh, _mm256_mul_ps(_mm256_cvtepi32_ps(mn), dm));
-    };
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
-      put(j, _mm256_and_si256(_mm256_srli_epi32(a, 8 * j), m6), _mm256_and_si256(_mm256_srli_epi32(b, 8 * j), m6));
-      put(4 + j,
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 8 * j), m4),
-                          _mm256_and_si256(_mm256_srli_epi32(a, 8 * j + 2), m30)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 8 * j + 4), m4),
-                          _mm256_and_si256(_mm256_srli_epi32(b, 8 * j + 2), m30)));
+// top of byte j of a (scale) or b (min). All bytes at once: as q4_k_scales (qdot.cpp) computes them.
+inline void q4_k_x16_bytes(const uint8_t* sb, int half, __m256i (&v)[4]) {
+  const __m256i m6 = _mm256_set1_epi8(0x3F), m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 64 + 32 * half));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 128 + 32 * half));
+  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 192 + 32 * half));
+  v[0] = _mm256_and_si256(a, m6);
+  v[1] = _mm256_or_si256(_mm256_and_si256(c, m4), _mm256_and_si256(_mm256_srli_epi32(a, 2), m30));
+  v[2] = _mm256_and_si256(b, m6);
+  v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 4), m4), _mm256_and_si256(_mm256_srli_epi32(b, 2), m30));
+}
+
+// The f16 d (k = 0) or dmin (k = 1) of rows 8·half..8·half + 7 of a super-block, as f32.
+inline __m256 q4_k_x16_d(const uint8_t* sb, int k, int half) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 32 * k + 16 * half)));
+}
+
+// vpshufb controls that take byte j of each dword, zero-extended: into the dword (kCtl[0][j]), or
+// into both of its 16-bit halves (kCtl[1][j], a vpmaddwd operand that multiplies a pair sum by it).
+struct ByteCtl {
+  alignas(32) uint32_t c[2][4][8];
+};
+constexpr ByteCtl make_byte_ctl() {
+  ByteCtl t{};
+  for (int j = 0; j < 4; ++j) {
+    for (int r = 0; r < 8; ++r) {
+      const uint32_t src = static_cast<uint32_t>(4 * (r % 4) + j);  // vpshufb indexes within 128-bit lanes
+      t.c[0][j][r] = src | 0x80808000u;
+      t.c[1][j][r] = src | src << 16 | 0x80008000u;
     }
   }
+  return t;
+}
+constexpr ByteCtl kByteCtl = make_byte_ctl();
+
+template <bool kWords>
+inline __m256i dword_byte(__m256i v, int j) {
+  return _mm256_shuffle_epi8(v, _mm256_load_si256(reinterpret_cast<const __m256i*>(kByteCtl.c[kWords][j])));
 }
 
 // The nibble types' tiles, as groups of blocks: q4_0 a pair of 32-blocks (their 16 rows' f16
 // scales, then 4 vectors of 64 bytes per block), q4_k a super-block (packed scales, then 8
-// sub-blocks of 4 vectors). begin() reads a group's scales; scale() and mins() give block j's
-// for rows 8·half..8·half + 7.
+// sub-blocks of 4 vectors). begin() reads a group's scales; for block j and rows 8·half..8·half
+// + 7, weights16() is the vpmaddwd operand that turns the int16 pair sums into int32 dots (ones,
+// or q4_k's sub-block scales) and scale() what multiplies them (with the activations' dx);
+// q4_k's mins() and min_scale() give the min term, mins · min_scale · dx·Σq.
 struct NibQ4_0 {
   static constexpr int64_t kGroupBytes = kX16PairBytes, kBlocks = 2, kHeader = 64;
   static constexpr bool kOffset = true, kMins = false;  // weights u − 8
@@ -62,38 +79,53 @@ struct NibQ4_0 {
     const uint8_t* t;
   };
   static void begin(const uint8_t* t, State& st) { st.t = t; }
+  static __m256i weights16(const State&, int, int) { return _mm256_set1_epi16(1); }
   static __m256 scale(const State& st, int j, int half) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(st.t + 32 * j + 16 * half)));
   }
   static __m256 mins(const State&, int, int) { return _mm256_setzero_ps(); }
+  static __m256 min_scale(const State&, int) { return _mm256_setzero_ps(); }
 };
 struct NibQ4_K {
   static constexpr int64_t kGroupBytes = kX16SuperBytesQ4K, kBlocks = 8, kHeader = 256;
   static constexpr bool kOffset = false, kMins = true;  // d·sc·u − dmin·m
   struct State {
-    alignas(32) float dsc[8][16];
-    alignas(32) float dmn[8][16];
+    __m256i v[2][4];  // q4_k_x16_bytes of each half
+    __m256 d[2][2];   // [half][d, dmin]
   };
-  static void begin(const uint8_t* t, State& st) { q4_k_x16_scales(t, st.dsc, st.dmn); }
-  static __m256 scale(const State& st, int j, int half) { return _mm256_load_ps(st.dsc[j] + 8 * half); }
-  static __m256 mins(const State& st, int j, int half) { return _mm256_load_ps(st.dmn[j] + 8 * half); }
+  static void begin(const uint8_t* t, State& st) {
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+      q4_k_x16_bytes(t, half, st.v[half]);
+      st.d[half][0] = q4_k_x16_d(t, 0, half);
+      st.d[half][1] = q4_k_x16_d(t, 1, half);
+    }
+  }
+  // The integer scale multiplies the pair sums exactly (≤ 63 · 2 · 30480 < 2^31): no f32 scale per
+  // sub-block to form.
+  static __m256i weights16(const State& st, int j, int half) { return dword_byte<true>(st.v[half][j / 4], j % 4); }
+  static __m256 scale(const State& st, int, int half) { return st.d[half][0]; }
+  static __m256 mins(const State& st, int j, int half) {
+    return _mm256_cvtepi32_ps(dword_byte<false>(st.v[half][2 + j / 4], j % 4));
+  }
+  static __m256 min_scale(const State& st, int half) { return st.d[half][1]; }
 };
 
-// All 16 rows of a q4_0 or q4_k tile against R ≤ 2 activation rows. Per 32-block and half: 4
-// vectors of packed nibbles give 8 vectors of unsigned weights, each met by a broadcast activation
-// dword; the rows' products add up in int16, then one vpmaddwd, conversion and multiply-add with
-// the rows' scales times the block's dx (and q4_k's min term) serve all 8 rows. With two activation
-// rows, the nibble vectors of both halves meet each pair of broadcast dwords in turn (GCC, left to
-// share the broadcasts across two half loops, kept all 16 live and spilled them and the
-// accumulators to the stack: q4_k 8.8 -> 7.6 ns per 16 rows x 32 weights x row in cache); one row
-// goes over one half at a time (both halves per broadcast: 10.0 -> 11.1 ns there).
+// All 16 rows of a q4_0 or q4_k tile against R ≤ 2 activation rows. Per 32-block, 4 vectors of
+// packed nibbles per half (rows 0-7, rows 8-15) give 8 vectors of unsigned weights, each met by a
+// broadcast activation dword that both halves share; a row's products add up in int16, then per
+// half one vpmaddwd (by ones, or q4_k's sub-block scales), one conversion and one multiply-add
+// with the rows' scales times the block's dx (and q4_k's min term) serve all 8 rows. The halves
+// are written out side by side: GCC, left to share the broadcasts across two half loops, kept all
+// 16 live and spilled them and the accumulators to the stack (in cache, one thread, ns per 16 rows
+// x 32 weights x row: q4_k 8.8 -> 7.6 with two rows, 10.0 -> 9.0 with one; q4_0 6.95 -> 5.44 and
+// 8.2 -> 7.4; q4_k's integer scales took its two-row pass on to 6.3).
 template <class T, int R>
 void nib_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
-  constexpr int kHalves = R > 1 ? 2 : 1;  // halves per pass over a block's 4 vectors
   __m256 acc[R][2];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const __m256i low = _mm256_set1_epi8(0x0F);
   typename T::State st;
   const int64_t groups = K / (32 * T::kBlocks);
   for (int64_t g = 0; g < groups; ++g, t += T::kGroupBytes) {
@@ -105,49 +137,47 @@ void nib_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo
     for (int j = 0; j < T::kBlocks; ++j) {
       const int64_t b = T::kBlocks * g + j;
       const uint8_t* nib = t + T::kHeader + 256 * j;
-#pragma GCC unroll 2
-      for (int h0 = 0; h0 < 2; h0 += kHalves) {
-        __m256i s16[R][kHalves];
+      __m256i s16[R][2];
 #pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        __m256i lo[2], hi[2];
 #pragma GCC unroll 2
-          for (int hh = 0; hh < kHalves; ++hh) s16[r][hh] = _mm256_setzero_si256();
-        }
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) {
-          __m256i lo[kHalves], hi[kHalves];
-#pragma GCC unroll 2
-          for (int hh = 0; hh < kHalves; ++hh) {
-            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(nib + 64 * c + 32 * (h0 + hh)));
-            lo[hh] = _mm256_and_si256(v, low);
-            hi[hh] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-          }
-#pragma GCC unroll 4
-          for (int r = 0; r < R; ++r) {
-            const int8_t* q = x[r].q + 32 * b;
-            const __m256i ql = bcast32(q, c), qh = bcast32(q, 4 + c);
-#pragma GCC unroll 2
-            for (int hh = 0; hh < kHalves; ++hh) {
-              madd_into(s16[r][hh], lo[hh], ql);
-              madd_into(s16[r][hh], hi[hh], qh);
-            }
-          }
+        for (int h = 0; h < 2; ++h) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(nib + 64 * c + 32 * h));
+          lo[h] = _mm256_and_si256(v, low);
+          hi[h] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
         }
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-          const __m256 dx = _mm256_set1_ps(x[r].dl[8 * b]);
+          const int8_t* q = x[r].q + 32 * b;
+          const __m256i ql = bcast32(q, c), qh = bcast32(q, 4 + c);
 #pragma GCC unroll 2
-          for (int hh = 0; hh < kHalves; ++hh) {
-            const int half = h0 + hh;
-            __m256i dot = _mm256_madd_epi16(s16[r][hh], ones);
-            if constexpr (T::kOffset) {  // −8·Σq
-              dot = _mm256_add_epi32(dot, _mm256_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 8));
-            }
-            acc[r][half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(T::scale(st, j, half), dx),
-                                           acc[r][half]);
-            if constexpr (T::kMins) {
-              acc[r][half] = _mm256_fnmadd_ps(T::mins(st, j, half), _mm256_set1_ps(x[r].ds[b]), acc[r][half]);
-            }
+          for (int h = 0; h < 2; ++h) {
+            madd_into(s16[r][h], lo[h], ql, c == 0);
+            madd_into(s16[r][h], hi[h], qh);
+          }
+        }
+      }
+      __m256i w16[2];
+      __m256 mn[2];
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        w16[h] = T::weights16(st, j, h);
+        mn[h] = T::mins(st, j, h);
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const __m256 dx = _mm256_set1_ps(x[r].dl[8 * b]);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          __m256i dot = _mm256_madd_epi16(s16[r][h], w16[h]);
+          if constexpr (T::kOffset) {  // −8·Σq
+            dot = _mm256_add_epi32(dot, _mm256_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 8));
+          }
+          acc[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(T::scale(st, j, h), dx), acc[r][h]);
+          if constexpr (T::kMins) {
+            const __m256 ds = _mm256_mul_ps(T::min_scale(st, h), _mm256_set1_ps(x[r].ds[b]));
+            acc[r][h] = _mm256_fnmadd_ps(mn[h], ds, acc[r][h]);
           }
         }
       }
@@ -310,18 +340,19 @@ void gemm_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t
 void gemm_x16_q4_k(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
   const int64_t nb = K / 32;
   const Packed p = packed_view(scratch, nb);
-  alignas(32) float dsc[8][16], dmn[8][16];
+  NibQ4_K::State st;
   for (int64_t s = 0; s < K / 256; ++s) {
     const uint8_t* sb = tile + s * kX16SuperBytesQ4K;
-    q4_k_x16_scales(sb, dsc, dmn);
+    NibQ4_K::begin(sb, st);
     for (int j = 0; j < 8; ++j) {
       const int64_t b = 8 * s + j;
 #pragma GCC unroll 2
       for (int hh = 0; hh < 2; ++hh) {
-        const __m256 ws = _mm256_load_ps(dsc[j] + 8 * hh);
+        // d·sc_j and dmin·m_j, as q4_k_scales (qdot.cpp) forms them
+        const __m256 ws = _mm256_mul_ps(_mm256_cvtepi32_ps(dword_byte<false>(st.v[hh][j / 4], j % 4)), st.d[hh][0]);
         _mm256_storeu_ps(p.s + b * 32 + 8 * hh, ws);
         _mm256_storeu_ps(p.s + b * 32 + 16 + 8 * hh, ws);
-        _mm256_storeu_ps(p.mins + b * 16 + 8 * hh, _mm256_load_ps(dmn[j] + 8 * hh));
+        _mm256_storeu_ps(p.mins + b * 16 + 8 * hh, _mm256_mul_ps(NibQ4_K::mins(st, j, hh), st.d[hh][1]));
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
           const uint8_t* v = sb + 256 + 256 * j + 64 * c + 32 * hh;

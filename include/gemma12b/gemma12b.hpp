@@ -95,7 +95,7 @@ struct ModelOptions {
   std::string mmproj;  // "" = text only; a projector path; "auto" = found next to the model
   // GPU backends: device index; -1 = the first discrete GPU (GEMMA12B_VULKAN_DEVICE overrides it).
   int32_t device_index = -1;
-  // CPU: read q4_0 matrices (and q8_0 ones on AVX2) in the file's layout (instant load) instead of
+  // CPU: read q4_0 matrices (and q8_0, q4_k ones on AVX2) in the file's layout (instant load) instead of
   // copying them once into the faster x16 layout (a few seconds for the 12B; same resident memory).
   bool cpu_file_layout = false;
 };

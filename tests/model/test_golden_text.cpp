@@ -17,6 +17,7 @@
 #include "core/backend.h"
 #include "core/dtype.h"
 #include "cpu/isa.h"
+#include "cpu/qdot.h"
 #include "model/decoder.h"
 #include "model/golden_case.h"
 #include "model/kv_cache.h"
@@ -131,19 +132,24 @@ struct QuantRun {
   float d_exact, d_llama;
   int64_t agree, rows;
   int copies;  // weight matrices the device keeps a copy of (CPU x16 tiles)
+  int x16;     // matrices of a type this ISA has x16 kernels for, with at least one tile of rows
 };
 
 QuantRun run_quantized(const GoldenCase& gc, Device& dev) {
   auto model = Model::load(gc.model, dev);
   REQUIRE_MESSAGE(model.ok(), model.status().ToString());
   const int64_t V = (*model)->config().n_vocab;
-  QuantRun q{run_case(**model, gc, 512), 0, 0, 0, 0, 0};
+  QuantRun q{run_case(**model, gc, 512), 0, 0, 0, 0, 0, 0};
   const Weights& w = (*model)->weights();
-  q.copies += w.token_embd.buffer->holds_copy();
+  const cpu::Kernels& kn = cpu::kernels(cpu::isa_from_env());
+  auto count = [&](const TensorView& t) {
+    if (!t.valid()) return;
+    q.copies += t.buffer->holds_copy();
+    q.x16 += kn.x16(t.dtype) != nullptr && t.dim(0) >= cpu::kX16Rows;
+  };
+  count(w.token_embd);
   for (const LayerWeights& l : w.layers) {
-    for (const TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
-      q.copies += t->valid() && t->buffer->holds_copy();
-    }
+    for (const TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) count(*t);
   }
   const NpyArray exact = load_npy_or_fail(gc.logits_dequant_f32);
   const NpyArray llama = load_npy_or_fail(gc.logits);
@@ -191,8 +197,11 @@ void check_quantized_case(const std::string& manifest) {
                    << ", greedy " << dg);
   CHECK(dp <= 1e-3f);
   CHECK(dg <= 0.5f);
-  if (manifest.find("q4_0") != std::string::npos && cpu::isa_from_env() == cpu::Isa::kAvx512) {
-    CHECK(fast.copies == 1 + 6 * 7 - 1);  // every matrix (blk.5 has no attn_v)
+  // Every matrix of a type with x16 kernels on this ISA got its tiles (q4_0 on AVX-512; q4_0, q8_0
+  // and q4_k on AVX2: all 42 of the pure files, blk.5 having no attn_v; none on the scalar path).
+  CHECK(fast.copies == fast.x16);
+  if (manifest.find("q4_0") != std::string::npos && cpu::isa_from_env() != cpu::Isa::kScalar) {
+    CHECK(fast.copies == 1 + 6 * 7 - 1);
   }
 }
 
