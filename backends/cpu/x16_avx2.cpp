@@ -129,12 +129,14 @@ void nib_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo
   typename T::State st;
   const int64_t groups = K / (32 * T::kBlocks);
   for (int64_t g = 0; g < groups; ++g, t += T::kGroupBytes) {
-#pragma GCC unroll 36
-    for (int l = 0; l < T::kGroupBytes / 64; ++l)
-      _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
     T::begin(t, st);
 #pragma GCC unroll 2
     for (int j = 0; j < T::kBlocks; ++j) {
+      // The lines kPrefetch bytes ahead, spread over the group's blocks (not 36 at once for q4_k).
+      constexpr int kLines = T::kGroupBytes / 64;
+#pragma GCC unroll 9
+      for (int l = kLines * j / T::kBlocks; l < kLines * (j + 1) / T::kBlocks; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
       const int64_t b = T::kBlocks * g + j;
       const uint8_t* nib = t + T::kHeader + 256 * j;
       __m256i s16[R][2];
