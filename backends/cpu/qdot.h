@@ -109,8 +109,9 @@ void pack_q8_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 // 12 scale bytes as three arrays of 16 little-endian words (bytes 0-3, 4-7, 8-11 of each row's
 // scales; 192), then the 8 sub-blocks of 32 weights, each as q4_0's nibbles are stored: 4 vectors
 // of 64 bytes (vector c, dword j: row j's elements 4c..4c+3 of the sub-block in the low nibbles and
-// 16+4c..19+4c in the high ones). The scales stay packed (unpacking 8 rows' at once with vector
-// shifts costs less than the bytes a float copy would add to every decode step).
+// 16+4c..19+4c in the high ones). The scales stay packed, as in the file: the kernels unpack 8
+// rows' at a time with vector masks and shifts, where unpacked copies would add bytes to every
+// decode step.
 constexpr int64_t kX16SuperBytesQ4K = 2304;
 void pack_q4_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 // The pack function of an x16 type (q4_0, q8_0, q4_k); nullptr for any other.

@@ -54,8 +54,8 @@ inline __m256 q4_k_x16_d(const uint8_t* sb, int k, int half) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 32 * k + 16 * half)));
 }
 
-// vpshufb controls that take byte j of each dword, zero-extended: into the dword (kCtl[0][j]), or
-// into both of its 16-bit halves (kCtl[1][j], a vpmaddwd operand that multiplies a pair sum by it).
+// vpshufb controls that take byte j of each dword, zero-extended: into the dword (c[0][j]), or
+// into both of its 16-bit halves (c[1][j], a vpmaddwd operand that multiplies a pair sum by it).
 struct ByteCtl {
   alignas(32) uint32_t c[2][4][8];
 };
