@@ -1,4 +1,4 @@
-// The CPU device: host memory (weights are wrapped in place; q4_0 (and on AVX2 q8_0) matmul weights also get an x16
+// The CPU device: host memory (weights are wrapped in place; q4_0 (and on AVX2 q8_0, q4_k, q6_k) matmul weights also get an x16
 // copy, cpu/cpu_weights.h), a fixed thread pool, synchronous execution of cpu::execute.
 #include <string>
 #include <thread>

@@ -121,7 +121,7 @@ void matmul_int8(const Op& op, const Context& ctx) {
   const uint8_t* w0 = w.host_row(0);
   const GemmFn gemm = ctx.kernels.gemm(w.dtype);
   const bool use_gemm = gemm != nullptr && uniform && M >= kGemmMinRows;
-  // q4_0/q8_0/q4_k weights the device copied into x16 tiles (cpu_weights.h); rows past the last tile, and
+  // q4_0/q8_0/q4_k/q6_k weights the device copied into x16 tiles (cpu_weights.h); rows past the last tile, and
   // every row of a weight without tiles, are read in the file's layout.
   const auto* wb = dynamic_cast<const CpuWeightBuffer*>(w.buffer);
   const uint8_t* x16 = wb != nullptr && uniform ? wb->tiles_for(w) : nullptr;

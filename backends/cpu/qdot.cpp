@@ -209,11 +209,39 @@ void pack_q4_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
   }
 }
 
+void pack_q6_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
+  static_assert(32 + 256 + 8 * (256 + 128) == kX16SuperBytesQ6K && kX16SuperBytesQ6K == kX16Rows * sizeof(BlockQ6_K),
+                "q6_k x16 super-block size");
+  for (int64_t s = 0; s < K / 256; ++s) {
+    uint8_t* sb = tile + s * kX16SuperBytesQ6K;
+    std::memset(sb, 0, kX16SuperBytesQ6K);  // the weights' bits are or-ed in below
+    for (int64_t j = 0; j < kX16Rows; ++j) {
+      const BlockQ6_K& blk = reinterpret_cast<const BlockQ6_K*>(w + j * ldw)[s];
+      std::memcpy(sb + 2 * j, &blk.d, 2);
+      for (int g = 0; g < 16; ++g) sb[32 + 16 * g + j] = static_cast<uint8_t>(blk.scales[g]);
+      for (int e = 0; e < 256; ++e) {
+        // Element e of the file's block: half e/128, quarter k of it, position l within the quarter
+        // (the low 4 bits from ql[64·half + l (+ 32 for odd k)], shifted down by 4 for k ≥ 2; the top
+        // 2 bits from qh[32·half + l] at bit 2k).
+        const int half = e / 128, k = (e % 128) / 32, l = e % 32;
+        const int lo = (blk.ql[64 * half + l + 32 * (k % 2)] >> (4 * (k / 2))) & 0x0F;
+        const int hi = (blk.qh[32 * half + l] >> (2 * k)) & 0x03;
+        // In the tile: sub-block e/32, its element f: nibble vector c = (f % 16)/4, byte i.
+        const int sub = e / 32, f = e % 32, part = f / 16, c = (f % 16) / 4, i = f % 4;
+        uint8_t* blk_t = sb + 288 + 384 * sub;
+        blk_t[64 * c + 4 * j + i] |= static_cast<uint8_t>(lo << (4 * part));
+        blk_t[256 + 64 * (j / 8) + 32 * part + 4 * (j % 8) + i] |= static_cast<uint8_t>(hi << (2 * c));
+      }
+    }
+  }
+}
+
 X16PackFn x16_pack(DType t) {
   switch (t) {
     case DType::kQ4_0: return &pack_q4_0_x16;
     case DType::kQ8_0: return &pack_q8_0_x16;
     case DType::kQ4_K: return &pack_q4_k_x16;
+    case DType::kQ6_K: return &pack_q6_k_x16;
     default: return nullptr;
   }
 }
@@ -223,6 +251,7 @@ X16DotFn Kernels::x16(DType t) const {
     case DType::kQ4_0: return q4_0_x16;
     case DType::kQ8_0: return q8_0_x16;
     case DType::kQ4_K: return q4_k_x16;
+    case DType::kQ6_K: return q6_k_x16;
     default: return nullptr;
   }
 }
@@ -232,6 +261,7 @@ X16GemmFn Kernels::gemm_x16(DType t) const {
     case DType::kQ4_0: return gemm_q4_0_x16;
     case DType::kQ8_0: return gemm_q8_0_x16;
     case DType::kQ4_K: return gemm_q4_k_x16;
+    case DType::kQ6_K: return gemm_q6_k_x16;
     default: return nullptr;
   }
 }

@@ -114,7 +114,17 @@ void pack_q8_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 // decode step.
 constexpr int64_t kX16SuperBytesQ4K = 2304;
 void pack_q4_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
-// The pack function of an x16 type (q4_0, q8_0, q4_k); nullptr for any other.
+// q6_k likewise (AVX2 only; 16 · K/256 · 210 bytes per tile): per 256-element super-block, 3360
+// bytes: the 16 rows' f16 d (32 bytes), their 16 int8 scales as 16 arrays of 16 bytes (scale g of
+// row j at 16·g + j; 256), then the 8 sub-blocks of 32 weights, each 384 bytes: the low 4 bits of
+// the 6-bit weights as q4_0's nibbles are stored (4 vectors of 64 bytes: vector c, dword j: row
+// j's elements 4c..4c+3 of the sub-block in the low nibbles and 16+4c..19+4c in the high ones),
+// then their top 2 bits as 4 vectors of 32 bytes, one per (rows 0-7 | rows 8-15) x (elements
+// 0-15 | 16-31): dword r, byte i holds in bits 2c, 2c + 1 those of element 4c + i (+ 16) of row
+// r (+ 8), so that one shift and mask put them above the nibbles of vector c.
+constexpr int64_t kX16SuperBytesQ6K = 3360;
+void pack_q6_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
+// The pack function of an x16 type (q4_0, q8_0, q4_k, q6_k); nullptr for any other.
 using X16PackFn = void (*)(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 X16PackFn x16_pack(DType t);
 // out[r·ldo + j] = row j of the tile · x[r], for R ≤ kMaxRows activation rows and all 16 rows.
@@ -219,9 +229,9 @@ struct Kernels {
   AttnDotLanesFn attn_dot_lanes = nullptr;
   AttnSoftmaxLanesFn attn_softmax_lanes = nullptr;
   AttnAxpyLanesFn attn_axpy_lanes = nullptr;
-  // q4_0, q8_0 and q4_k on x16 tiles (null where this ISA has none: such devices keep the file's layout).
-  X16DotFn q4_0_x16 = nullptr, q8_0_x16 = nullptr, q4_k_x16 = nullptr;
-  X16GemmFn gemm_q4_0_x16 = nullptr, gemm_q8_0_x16 = nullptr, gemm_q4_k_x16 = nullptr;
+  // q4_0, q8_0, q4_k and q6_k on x16 tiles (null where this ISA has none: such devices keep the file's layout).
+  X16DotFn q4_0_x16 = nullptr, q8_0_x16 = nullptr, q4_k_x16 = nullptr, q6_k_x16 = nullptr;
+  X16GemmFn gemm_q4_0_x16 = nullptr, gemm_q8_0_x16 = nullptr, gemm_q4_k_x16 = nullptr, gemm_q6_k_x16 = nullptr;
   X16DotFn x16(DType t) const;        // nullptr where this ISA has no x16 kernels for t
   X16GemmFn gemm_x16(DType t) const;  // likewise
   RowDotFn int8(DType t) const;

@@ -1,4 +1,4 @@
-// q4_0, q8_0 and q4_k on x16 tiles (qdot.h) for AVX2 (no VNNI). q4_0: a tile's 64-byte vectors are read
+// q4_0, q8_0, q4_k and q6_k on x16 tiles (qdot.h) for AVX2 (no VNNI). q4_0: a tile's 64-byte vectors are read
 // as two 32-byte halves, rows 0-7 and rows 8-15, so lane j of a half is weight row j of it. Per
 // 32-block and half: 4 vectors of packed nibbles give 8 vectors of unsigned weights (groups of 4 elements),
 // each met by a broadcast activation dword through vpmaddubsw; the 8 products of a row add up in
@@ -287,6 +287,115 @@ void q4_k_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, 
   });
 }
 
+// q6_k (qdot.h's tile): per sub-block and half, the 6-bit weights of nibble vector c come from
+// its nibbles and the top-bit vector of their 16 elements, shifted so that bits 2c, 2c + 1 land on
+// bits 4, 5 of each byte (16-bit shifts: the mask drops what crosses from the neighbouring byte).
+template <int C>
+inline __m256i q6_top(__m256i h) {
+  const __m256i m = _mm256_set1_epi8(0x30);
+  if constexpr (C == 0) return _mm256_and_si256(_mm256_slli_epi16(h, 4), m);
+  if constexpr (C == 1) return _mm256_and_si256(_mm256_slli_epi16(h, 2), m);
+  if constexpr (C == 2) return _mm256_and_si256(h, m);
+  return _mm256_and_si256(_mm256_srli_epi16(h, 2), m);
+}
+
+// Weights u ∈ [0, 63] of nibble vector c, part (elements 0-15 | 16-31) of a sub-block, rows
+// 8·half..8·half + 7.
+template <int C>
+inline __m256i q6_weights(const uint8_t* sub, int part, int half) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + 64 * C + 32 * half));
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + 256 + 64 * half + 32 * part));
+  const __m256i nib = part == 0 ? v : _mm256_srli_epi16(v, 4);
+  return _mm256_or_si256(_mm256_and_si256(nib, _mm256_set1_epi8(0x0F)), q6_top<C>(h));
+}
+
+// Scale g of rows 8·half..8·half + 7 (int8) in both int16 halves of each row's dword: the
+// vpmaddwd operand that multiplies a row's pair sums by it.
+inline __m256i q6_scale16(const uint8_t* sb, int g, int half) {
+  const __m256i s = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sb + 32 + 16 * g + 8 * half)));
+  return _mm256_blend_epi16(s, _mm256_slli_epi32(s, 16), 0xAA);
+}
+
+// All 16 rows of a q6_k tile against R ≤ 2 activation rows. Per 16-element group (a part of a
+// sub-block) and half: 4 vpmaddubsw of weights u = w + 32 against broadcast activation dwords,
+// summed two by two in int16 (2 · 2 · 63 · 127 < 2^15), each sum multiplied by the rows' int8
+// scale with vpmaddwd, and 32 · sc · Σq taken off the same way (ns16 = −Σq, so 16 · ns16 fits an
+// int16 and the pair (16·ns16, 16·ns16) times sc gives it); the int32 dot of a sub-block then
+// converts once and meets d · dx.
+template <int R>
+void x16q6_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
+  __m256 acc[R][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  const int64_t supers = K / 256;
+  for (int64_t s = 0; s < supers; ++s, t += kX16SuperBytesQ6K) {
+    __m256 d[2];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) d[h] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 16 * h)));
+    for (int j = 0; j < 8; ++j) {
+      prefetch_step(t, kX16SuperBytesQ6K / 64, j, 8);
+      const int64_t b = 8 * s + j;
+      const uint8_t* sub = t + 288 + 384 * j;
+      __m256i i32[R][2];
+#pragma GCC unroll 2
+      for (int part = 0; part < 2; ++part) {
+        __m256i sc[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) sc[h] = q6_scale16(t, 2 * j + part, h);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m256i ns = _mm256_set1_epi16(static_cast<int16_t>(16 * x[r].ns16[2 * b + part]));
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            const __m256i o = _mm256_madd_epi16(sc[h], ns);
+            i32[r][h] = part == 0 ? o : _mm256_add_epi32(i32[r][h], o);
+          }
+        }
+        // Nibble vectors (0, 1) and (2, 3): two products per int16 sum.
+        auto two = [&](auto c0) {
+          constexpr int C = decltype(c0)::value;
+          __m256i q0[R], q1[R];
+#pragma GCC unroll 4
+          for (int r = 0; r < R; ++r) {
+            q0[r] = bcast32(x[r].q + 32 * b, 4 * part + C);
+            q1[r] = bcast32(x[r].q + 32 * b, 4 * part + C + 1);
+          }
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            const __m256i u0 = q6_weights<C>(sub, part, h), u1 = q6_weights<C + 1>(sub, part, h);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) {
+              __m256i s16;
+              madd_into(s16, u0, q0[r], true);
+              madd_into(s16, u1, q1[r]);
+              i32[r][h] = _mm256_add_epi32(i32[r][h], _mm256_madd_epi16(s16, sc[h]));
+            }
+          }
+        };
+        two(std::integral_constant<int, 0>{});
+        two(std::integral_constant<int, 2>{});
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const __m256 dx = _mm256_set1_ps(x[r].dl[8 * b]);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) acc[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[r][h]), _mm256_mul_ps(d[h], dx), acc[r][h]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
+    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
+  }
+}
+
+void q6_k_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
+  in_passes_of_two(R, x, out, ldo, [&](auto rows, const QRow* xr, float* o) {
+    x16q6_pass<decltype(rows)::value>(tile, K, xr, o, ldo);
+  });
+}
+
 // Prefill: the tile rewritten once into gemm_avx2.h's packed order (q4_0's nibbles split, scales
 // as f32), then gemm_avx2.h's kernel streams every activation row past it.
 struct X16Q4_0 {
@@ -373,6 +482,47 @@ void gemm_x16_q4_k(const uint8_t* tile, int64_t K, const QActs& x, float* out, s
   gemm_packed<X16Q4_K>(p, nb, kX16Rows, x, out, ldo);
 }
 
+// q6_k: per sub-block, the 6-bit weights as gemm_avx2.h's groups (nibble vector c is group c, its
+// elements 16 on group 4 + c) and d·sc per 16-element half.
+struct X16Q6_K {
+  static constexpr int kShift = 5;
+  static constexpr bool kSigned = false, kGroups16 = true, kMins = false;
+};
+
+template <int C>
+inline void q6_put(const uint8_t* sub, uint8_t* u, int half) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * C), q6_weights<C>(sub, 0, half));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 32 * (4 + C)), q6_weights<C>(sub, 1, half));
+}
+
+void gemm_x16_q6_k(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  const Packed p = packed_view(scratch, nb);
+  for (int64_t s = 0; s < K / 256; ++s) {
+    const uint8_t* sb = tile + s * kX16SuperBytesQ6K;
+#pragma GCC unroll 2
+    for (int hh = 0; hh < 2; ++hh) {
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 16 * hh)));
+      for (int j = 0; j < 8; ++j) {
+        const int64_t b = 8 * s + j;
+#pragma GCC unroll 2
+        for (int part = 0; part < 2; ++part) {
+          const __m256 sc = _mm256_cvtepi32_ps(
+              _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sb + 32 + 16 * (2 * j + part) + 8 * hh))));
+          _mm256_storeu_ps(p.s + b * 32 + 16 * part + 8 * hh, _mm256_mul_ps(d, sc));
+        }
+        const uint8_t* sub = sb + 288 + 384 * j;
+        uint8_t* u = p.u + b * 512 + 256 * hh;
+        q6_put<0>(sub, u, hh);
+        q6_put<1>(sub, u, hh);
+        q6_put<2>(sub, u, hh);
+        q6_put<3>(sub, u, hh);
+      }
+    }
+  }
+  gemm_packed<X16Q6_K>(p, nb, kX16Rows, x, out, ldo);
+}
+
 }  // namespace
 
 void set_x16_avx2(Kernels* k) {
@@ -382,6 +532,8 @@ void set_x16_avx2(Kernels* k) {
   k->gemm_q8_0_x16 = &gemm_x16<X16Q8_0>;
   k->q4_k_x16 = &q4_k_x16;
   k->gemm_q4_k_x16 = &gemm_x16_q4_k;
+  k->q6_k_x16 = &q6_k_x16;
+  k->gemm_q6_k_x16 = &gemm_x16_q6_k;
 }
 
 }  // namespace gemma12b::cpu

@@ -123,8 +123,8 @@ typedef struct {
    * variable GEMMA12B_VULKAN_DEVICE (an index or part of a device name) overrides it. The CPU
    * and reference backends ignore it. */
   int32_t device_index;
-  /* CPU backend: 0 (the default) copies q4_0 matrices (on AVX2-only processors q8_0 and q4_k
-   * ones as well) once, at load, into a layout its kernels
+  /* CPU backend: 0 (the default) copies q4_0 matrices (on AVX2-only processors q8_0, q4_k
+   * and q6_k ones as well) once, at load, into a layout its kernels
    * decode faster (interleaved rows; a few seconds for the 12B; resident memory stays one copy
    * of the weights); 1 reads every matrix in the file's layout, in place (load takes
    * milliseconds). Other backends ignore it. */

@@ -153,8 +153,8 @@ void run_matmul(const MatmulCase& c) {
   }
   const std::vector<Outcome> outs = run_all(what, body);
   REQUIRE_MESSAGE(outs[0].status.ok(), what, ": reference failed: ", outs[0].status.ToString());
-  // The CPU targets on an ISA with x16 kernels for this type (q4_0 on AVX-512 and AVX2, q8_0 on
-  // AVX2, q4_k on AVX2; when GEMMA12B_TEST_TARGETS keeps any) must have taken the x16 path.
+  // The CPU targets on an ISA with x16 kernels for this type (q4_0 on AVX-512 and AVX2, q8_0, q4_k
+  // and q6_k on AVX2; when GEMMA12B_TEST_TARGETS keeps any) must have taken the x16 path.
   const bool x16_target = std::any_of(targets().begin(), targets().end(), [&](const Target& t) {
     if (!t.int8_matmul) return false;
     for (cpu::Isa isa : {cpu::Isa::kAvx512, cpu::Isa::kAvx2}) {
@@ -207,7 +207,7 @@ TEST_CASE("op: matmul, every weight dtype, every CPU path") {
   }
 }
 
-TEST_CASE("op: matmul, q4_0, q8_0 and q4_k weights wrapped as a model loads them (x16 tiles)") {
+TEST_CASE("op: matmul, q4_0, q8_0, q4_k and q6_k weights wrapped as a model loads them (x16 tiles)") {
   uint32_t seed = 200;
   // N: one tile; tiles plus a ragged tail of 13 rows; fewer rows than a tile (no copy). M: the
   // 1-4 row kernels, a 5-row remainder, the GEMM path (16 and more rows).
@@ -218,13 +218,18 @@ TEST_CASE("op: matmul, q4_0, q8_0 and q4_k weights wrapped as a model loads them
       }
     }
   }
-  for (int64_t K : {256, 512}) {
-    for (int64_t N : {16, 45, 7}) {
-      for (int64_t M : {1, 2, 3, 4, 5, 16, 37}) run_matmul({DType::kQ4_K, M, K, N, M == 3, seed++, false, {}, true});
+  for (DType wt : {DType::kQ4_K, DType::kQ6_K}) {
+    for (int64_t K : {256, 512}) {
+      for (int64_t N : {16, 45, 7}) {
+        for (int64_t M : {1, 2, 3, 4, 5, 16, 37}) run_matmul({wt, M, K, N, M == 3, seed++, false, {}, true});
+      }
     }
   }
   run_matmul({DType::kQ4_K, 4, 3840, 32, false, 240, false, {}, true});
   run_matmul({DType::kQ4_K, 20, 512, 45, true, 241, false, {}, true, 5});  // rows [5, 50): no tiles
+  run_matmul({DType::kQ6_K, 4, 3840, 32, false, 242, false, {}, true});
+  run_matmul({DType::kQ6_K, 1, 3840, 16, false, 243, false, {}, true});
+  run_matmul({DType::kQ6_K, 20, 512, 45, true, 244, false, {}, true, 5});
   run_matmul({DType::kQ8_0, 4, 3840, 32, false, 238, false, {}, true});
   run_matmul({DType::kQ8_0, 20, 128, 45, true, 239, false, {}, true, 5});
   // Views that are not the whole wrapped matrix read the file's layout: rows [16, 61) and
