@@ -214,23 +214,31 @@ void pack_q6_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
                 "q6_k x16 super-block size");
   for (int64_t s = 0; s < K / 256; ++s) {
     uint8_t* sb = tile + s * kX16SuperBytesQ6K;
-    std::memset(sb, 0, kX16SuperBytesQ6K);  // the weights' bits are or-ed in below
     for (int64_t j = 0; j < kX16Rows; ++j) {
       const BlockQ6_K& blk = reinterpret_cast<const BlockQ6_K*>(w + j * ldw)[s];
       std::memcpy(sb + 2 * j, &blk.d, 2);
       for (int g = 0; g < 16; ++g) sb[32 + 16 * g + j] = static_cast<uint8_t>(blk.scales[g]);
-      for (int e = 0; e < 256; ++e) {
-        // Element e of the file's block: half e/128, quarter k of it, position l within the quarter
-        // (the low 4 bits from ql[64·half + l (+ 32 for odd k)], shifted down by 4 for k ≥ 2; the top
-        // 2 bits from qh[32·half + l] at bit 2k).
-        const int half = e / 128, k = (e % 128) / 32, l = e % 32;
-        const int lo = (blk.ql[64 * half + l + 32 * (k % 2)] >> (4 * (k / 2))) & 0x0F;
-        const int hi = (blk.qh[32 * half + l] >> (2 * k)) & 0x03;
-        // In the tile: sub-block e/32, its element f: nibble vector c = (f % 16)/4, byte i.
-        const int sub = e / 32, f = e % 32, part = f / 16, c = (f % 16) / 4, i = f % 4;
-        uint8_t* blk_t = sb + 288 + 384 * sub;
-        blk_t[64 * c + 4 * j + i] |= static_cast<uint8_t>(lo << (4 * part));
-        blk_t[256 + 64 * (j / 8) + 32 * part + 4 * (j % 8) + i] |= static_cast<uint8_t>(hi << (2 * c));
+      // Sub-block sub (elements 32·sub + l, l < 32) is quarter k = sub % 4 of half sub / 4 of the
+      // file's block: its low 4 bits are those of ql[64·half + 32·(k % 2) + l] (the high nibble
+      // for k ≥ 2), its top 2 bits bits 2k, 2k + 1 of qh[32·half + l].
+      for (int sub = 0; sub < 8; ++sub) {
+        const int half = sub / 4, k = sub % 4;
+        const uint8_t* ql = blk.ql + 64 * half + 32 * (k % 2);
+        const uint8_t* qh = blk.qh + 32 * half;
+        auto lo = [&](int l) { return (ql[l] >> (4 * (k / 2))) & 0x0F; };
+        auto hi = [&](int l) { return (qh[l] >> (2 * k)) & 0x03; };
+        uint8_t* nib = sb + 288 + 384 * sub;
+        uint8_t* top = nib + 256 + 64 * (j / 8) + 4 * (j % 8);
+        for (int c = 0; c < 4; ++c) {
+          for (int i = 0; i < 4; ++i) nib[64 * c + 4 * j + i] = static_cast<uint8_t>(lo(4 * c + i) | lo(16 + 4 * c + i) << 4);
+        }
+        for (int part = 0; part < 2; ++part) {
+          for (int i = 0; i < 4; ++i) {
+            int v = 0;
+            for (int c = 0; c < 4; ++c) v |= hi(16 * part + 4 * c + i) << (2 * c);
+            top[32 * part + i] = static_cast<uint8_t>(v);
+          }
+        }
       }
     }
   }
