@@ -1,5 +1,5 @@
 // gemma12b-bench: synthetic full-size Gemma 4 12B files and llama-bench-style measurements.
-//   gemma12b-bench --make-synthetic PATH [--type q4_0|q4_k|q8_0|f16] [--seed N] [-t N]
+//   gemma12b-bench --make-synthetic PATH [--type q4_0|q4_k|q4_k_m|q8_0|f16] [--seed N] [-t N]
 //   gemma12b-bench --make-synthetic-mmproj PATH [--mmproj-type f16|f32] [--seed N] [-t N]
 //   gemma12b-bench --ops [--op matmul|attention] [-t N] [-r N]   (CPU kernels alone, 12B shapes)
 //   gemma12b-bench -m MODEL.gguf [--mmproj MMPROJ.gguf] [-t N] [-p 512] [-n 128] [-r 3]
@@ -35,7 +35,8 @@ namespace {
 
 const char* kUsage = R"(usage:
   gemma12b-bench --make-synthetic PATH [--type T] [--embd-type T] [--seed N] [-t N]
-      write a full-size Gemma 4 12B GGUF with random weights (T: q4_0 (default), q4_k, q8_0, f16;
+      write a full-size Gemma 4 12B GGUF with random weights (T: q4_0 (default), q4_k, q8_0, f16,
+      or q4_k_m: q4_k with llama.cpp's Q4_K_M choice of q6_k matrices;
       --embd-type: the tied embedding / LM head's type, default T)
   gemma12b-bench --make-synthetic-mmproj PATH [--mmproj-type f16|f32] [--seed N] [-t N]
       write a 12B-shaped mmproj GGUF (gemma4uv + gemma4ua) with random weights (default f16)
@@ -152,10 +153,13 @@ int make_files(const Args& a) {
   if (auto it = a.values.find("--make-synthetic"); it != a.values.end()) {
     b::SyntheticOptions t = o;
     t.path = it->second;
-    if (!get_type(a, "--type", {"q4_0", "q4_k", "q8_0", "f16"}, &t.type, &err) ||
-        !get_type(a, "--embd-type", {"q4_0", "q4_k", "q6_k", "q8_0", "f16"}, &t.embd_type, &err)) {
+    if (auto ty = a.values.find("--type"); ty != a.values.end() && ty->second == "q4_k_m") {
+      t.q4_k_m = true;  // q4_k plus llama.cpp's Q4_K_M choice of q6_k matrices
+      t.type = g::DType::kQ4_K;
+    } else if (!get_type(a, "--type", {"q4_0", "q4_k", "q8_0", "f16"}, &t.type, &err)) {
       return fail(err, 2);
     }
+    if (!get_type(a, "--embd-type", {"q4_0", "q4_k", "q6_k", "q8_0", "f16"}, &t.embd_type, &err)) return fail(err, 2);
     const auto t0 = std::chrono::steady_clock::now();
     if (auto s = b::write_synthetic_model(t); !s.ok()) return fail(std::string(s.message()));
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -169,8 +173,9 @@ int make_files(const Args& a) {
     const bool round_trip = (*tok)->decode(ids, /*skip_control=*/true) == text;
     std::printf("wrote %s in %.1f s: %.2f GB, %s; our loader: ok (%.2f GB of weights); tokenizer: %zu ids for "
                 "%zu bytes, round trip %s\n",
-                t.path.c_str(), secs, std::filesystem::file_size(t.path) / 1e9, std::string(g::dtype_name(t.type)).c_str(),
-                (*model)->weight_bytes() / 1e9, ids.size(), text.size(), round_trip ? "ok" : "FAILED");
+                t.path.c_str(), secs, std::filesystem::file_size(t.path) / 1e9,
+                t.q4_k_m ? "q4_k_m" : std::string(g::dtype_name(t.type)).c_str(), (*model)->weight_bytes() / 1e9,
+                ids.size(), text.size(), round_trip ? "ok" : "FAILED");
     if (!round_trip) return 1;
   }
   if (auto it = a.values.find("--make-synthetic-mmproj"); it != a.values.end()) {

@@ -159,13 +159,14 @@ Status write_synthetic_model(const SyntheticOptions& o) {
   if (std::find(std::begin(types), std::end(types), o.type) == std::end(types)) {
     return InvalidArgument("--type must be q4_0, q4_k, q8_0 or f16 (not %s)", std::string(dtype_name(o.type)));
   }
-  const DType embd = o.embd_type == DType::kCount ? o.type : o.embd_type;
+  if (o.q4_k_m && o.type != DType::kQ4_K) return InvalidArgument("the Q4_K_M mix needs --type q4_k");
+  const DType embd = o.embd_type != DType::kCount ? o.embd_type : o.q4_k_m ? DType::kQ6_K : o.type;
   const ModelConfig c = config_gemma4_12b();
   GgufWriter w;
   // ---- model metadata (spec 7.2) ----
   w.add_string("general.architecture", "gemma4");
   w.add_string("general.name", "gemma12b synthetic Gemma 4 12B (random weights)");
-  w.add_u32("general.file_type", llama_ftype_of(o.type));
+  w.add_u32("general.file_type", o.q4_k_m ? 15 : llama_ftype_of(o.type));  // 15: LLAMA_FTYPE_MOSTLY_Q4_K_M
   w.add_u32("general.quantization_version", 2);
   const std::string a = "gemma4.";
   w.add_u32(a + "context_length", static_cast<uint32_t>(c.max_context));
@@ -214,9 +215,22 @@ Status write_synthetic_model(const SyntheticOptions& o) {
   // ---- tensors, in our loader's table order (token_embd, output_norm, rope_freqs, blk.0 ...) ----
   std::vector<Planned> plan;
   Weights slots;
+  // Q4_K_M: llama.cpp (llama_tensor_get_type) gives q6_k to the i-th of n attn_v (counted over the
+  // layers that have one) and to layer i's ffn_down when i < n/8, i >= 7n/8 or (i − n/8) % 3 == 2.
+  auto more_bits = [](int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; };
+  int64_t n_wv = 0, i_wv = 0;
+  for (int64_t l = 0; l < c.n_layers; ++l) n_wv += !c.is_full(l);  // full layers have no attn_v (K == V)
+  auto layer_of = [](const std::string& name) { return std::stoll(name.substr(4, name.find('.', 4) - 4)); };
+  auto ends_with = [](const std::string& s, const std::string& t) {
+    return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+  };
   for_each_tensor(c, slots, [&](TensorSpec& s) {
     Fill fill = Fill::kGaussian;
     DType t = s.gguf_name == "token_embd.weight" ? embd : o.type;
+    if (o.q4_k_m && ends_with(s.gguf_name, ".attn_v.weight") && more_bits(i_wv++, n_wv)) t = DType::kQ6_K;
+    if (o.q4_k_m && ends_with(s.gguf_name, ".ffn_down.weight") && more_bits(layer_of(s.gguf_name), c.n_layers)) {
+      t = DType::kQ6_K;
+    }
     if (s.norm_like) {
       t = DType::kF32;
       fill = s.gguf_name == "rope_freqs.weight" ? Fill::kRopeFreqs

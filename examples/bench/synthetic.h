@@ -19,6 +19,9 @@ struct SyntheticOptions {
   std::string path;
   DType type = DType::kQ4_0;        // 2-D weights (text: q4_0, q4_k, q8_0, f16; mmproj: f16, f32)
   DType embd_type = DType::kCount;  // token_embd (tied LM head); kCount = same as `type`
+  // With type q4_k: llama.cpp's Q4_K_M mix instead of all q4_k (q6_k for the embedding / LM head
+  // and for attn_v and ffn_down in the layers its use_more_bits rule picks; general.file_type 15).
+  bool q4_k_m = false;
   uint64_t seed = 1;
   int threads = 0;                  // 0 = all cores
   float weight_std = 0.02f;
