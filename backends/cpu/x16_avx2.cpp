@@ -32,6 +32,16 @@ inline void prefetch_step(const uint8_t* t, int lines, int k, int n) {
     _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
 }
 
+// The 16 results of each of R activation rows (two 8-row halves) to out[r·ldo ..].
+template <int R>
+inline void store_rows(const __m256 (&acc)[R][2], float* out, size_t ldo) {
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
+    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
+  }
+}
+
 // q4_k: the 6-bit scales and mins of 8 rows (rows 8·half..8·half + 7) of a super-block, unpacked
 // from the tile's three scale words per row (qdot.h) as bytes: v[0] (v[1]) has row r's scales of
 // sub-blocks 0-3 (4-7) in dword r, byte j % 4; v[2], v[3] the mins likewise. With words a, b, c:
@@ -192,11 +202,7 @@ void nib_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo
       }
     }
   }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
-    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
-  }
+  store_rows<R>(acc, out, ldo);
 }
 
 // Decode and verify: R ≤ kMaxRows activation rows against all 16 rows of the tile, two rows per
@@ -268,11 +274,7 @@ void x16q8_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t l
       }
     }
   }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
-    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
-  }
+  store_rows<R>(acc, out, ldo);
 }
 
 void q8_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
@@ -383,11 +385,7 @@ void x16q6_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t l
       }
     }
   }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
-    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
-  }
+  store_rows<R>(acc, out, ldo);
 }
 
 void q6_k_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
