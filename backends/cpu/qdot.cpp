@@ -194,15 +194,17 @@ void pack_q4_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
       std::memcpy(sb + 32 + 2 * j, &blk.dmin, 2);
       for (int word = 0; word < 3; ++word) std::memcpy(sb + 64 + 64 * word + 4 * j, blk.scales + 4 * word, 4);
       // Sub-block sb_i: element e is the low (even sb_i) or high (odd) nibble of qs[32·(sb_i/2) + e].
+      // Four bytes at a time (elements 4c..4c+3 and 16+4c..19+4c of a row make one dword).
       for (int sub = 0; sub < 8; ++sub) {
         const uint8_t* qs = blk.qs + 32 * (sub / 2);
         const int shift = 4 * (sub % 2);
         uint8_t* v = sb + 256 + 256 * sub + 4 * j;
         for (int c = 0; c < 4; ++c) {
-          for (int i = 0; i < 4; ++i) {
-            const int lo = (qs[4 * c + i] >> shift) & 0x0F, hi = (qs[16 + 4 * c + i] >> shift) & 0x0F;
-            v[64 * c + i] = static_cast<uint8_t>(lo | hi << 4);
-          }
+          uint32_t a, b;
+          std::memcpy(&a, qs + 4 * c, 4);
+          std::memcpy(&b, qs + 16 + 4 * c, 4);
+          const uint32_t d = ((a >> shift) & 0x0F0F0F0Fu) | ((b >> shift) & 0x0F0F0F0Fu) << 4;
+          std::memcpy(v + 64 * c, &d, 4);
         }
       }
     }
@@ -225,19 +227,24 @@ void pack_q6_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
         const int half = sub / 4, k = sub % 4;
         const uint8_t* ql = blk.ql + 64 * half + 32 * (k % 2);
         const uint8_t* qh = blk.qh + 32 * half;
-        auto lo = [&](int l) { return (ql[l] >> (4 * (k / 2))) & 0x0F; };
-        auto hi = [&](int l) { return (qh[l] >> (2 * k)) & 0x03; };
+        // Four bytes (elements l..l+3) at a time.
+        auto word = [](const uint8_t* p, int l) {
+          uint32_t v;
+          std::memcpy(&v, p + l, 4);
+          return v;
+        };
+        auto lo = [&](int l) { return (word(ql, l) >> (4 * (k / 2))) & 0x0F0F0F0Fu; };
+        auto hi = [&](int l) { return (word(qh, l) >> (2 * k)) & 0x03030303u; };
         uint8_t* nib = sb + 288 + 384 * sub;
         uint8_t* top = nib + 256 + 64 * (j / 8) + 4 * (j % 8);
         for (int c = 0; c < 4; ++c) {
-          for (int i = 0; i < 4; ++i) nib[64 * c + 4 * j + i] = static_cast<uint8_t>(lo(4 * c + i) | lo(16 + 4 * c + i) << 4);
+          const uint32_t v = lo(4 * c) | lo(16 + 4 * c) << 4;
+          std::memcpy(nib + 64 * c + 4 * j, &v, 4);
         }
         for (int part = 0; part < 2; ++part) {
-          for (int i = 0; i < 4; ++i) {
-            int v = 0;
-            for (int c = 0; c < 4; ++c) v |= hi(16 * part + 4 * c + i) << (2 * c);
-            top[32 * part + i] = static_cast<uint8_t>(v);
-          }
+          uint32_t v = 0;
+          for (int c = 0; c < 4; ++c) v |= hi(16 * part + 4 * c) << (2 * c);
+          std::memcpy(top + 32 * part, &v, 4);
         }
       }
     }
