@@ -1,5 +1,5 @@
 // Matmul weights on the CPU device (Device::wrap_weight): the file's bytes, wrapped in place, plus
-// for q4_0 (and q8_0, q4_k and q6_k on AVX2) on ISAs with x16 kernels (cpu/qdot.h) a copy of the rows in x16 tiles, made once at
+// for q4_0, q8_0, q4_k and q6_k on ISAs with x16 kernels (cpu/qdot.h) a copy of the rows in x16 tiles, made once at
 // load with the device's threads. The copy takes the same bytes as the file; the model then lets
 // the file's pages go (Buffer::holds_copy), so resident memory stays at one copy of the weights.
 #pragma once

@@ -99,12 +99,12 @@ size_t gemm_scratch_bytes(int64_t K);
 constexpr int64_t kX16Rows = 16;
 constexpr int64_t kX16PairBytes = 2 * 32 + 2 * 256;  // 576
 void pack_q4_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
-// q8_0 the same way (AVX2 only; 16 · K/32 · 34 bytes per tile): per pair of 32-blocks, 1088 bytes,
+// q8_0 the same way (16 · K/32 · 34 bytes per tile): per pair of 32-blocks, 1088 bytes,
 // the 16 rows' f16 scales of b, those of b + 1, then the int8 weights of b as 8 vectors of 64
 // bytes (vector c, dword j: row j's qs[4c..4c+3]) and those of b + 1.
 constexpr int64_t kX16PairBytesQ8 = 2 * 32 + 2 * 512;  // 1088
 void pack_q8_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
-// q4_k the same way (AVX2 only; 16 · K/256 · 144 bytes per tile, the rows' bytes in the file): per
+// q4_k the same way (16 · K/256 · 144 bytes per tile, the rows' bytes in the file): per
 // 256-element super-block, 2304 bytes: the 16 rows' f16 d (32 bytes), their f16 dmin (32), their
 // 12 scale bytes as three arrays of 16 little-endian words (bytes 0-3, 4-7, 8-11 of each row's
 // scales; 192), then the 8 sub-blocks of 32 weights, each as q4_0's nibbles are stored: 4 vectors
@@ -114,7 +114,7 @@ void pack_q8_0_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 // decode step.
 constexpr int64_t kX16SuperBytesQ4K = 2304;
 void pack_q4_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
-// q6_k likewise (AVX2 only; 16 · K/256 · 210 bytes per tile): per 256-element super-block, 3360
+// q6_k likewise (16 · K/256 · 210 bytes per tile): per 256-element super-block, 3360
 // bytes: the 16 rows' f16 d (32 bytes), their 16 int8 scales as 16 arrays of 16 bytes (scale g of
 // row j at 16·g + j; 256), then the 8 sub-blocks of 32 weights, each 384 bytes: the low 4 bits of
 // the 6-bit weights as q4_0's nibbles are stored (4 vectors of 64 bytes: vector c, dword j: row
@@ -251,5 +251,7 @@ void set_attention_avx512(Kernels* k);
 void set_attention_avx2(Kernels* k);
 // Fills the x16 entries of the AVX2 table (x16_avx2.cpp).
 void set_x16_avx2(Kernels* k);
+// Fills the x16 entries of the AVX-512 table (x16_avx512.cpp).
+void set_x16_avx512(Kernels* k);
 
 }  // namespace gemma12b::cpu

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "core/quant.h"
+#include "cpu/gemm_avx512.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_rows.h"
 #include "cpu/simd_avx512.h"
@@ -370,22 +371,7 @@ struct Q4_KTile {
   }
 };
 
-// ---- prefill: 16 weight rows repacked side by side, activation bytes broadcast ----
-//
-// Packed tile (gemm_scratch_bytes): for each 32-block b, u[b][g][j][4] = the 4 unsigned weight
-// bytes of group g (elements 4g..4g+3) of row j, so vpdpbusd of one vector with a broadcast
-// activation dword advances 16 rows' dots at once; then the rows' scales for the block's two
-// 16-element halves (equal except for q6_k) and their q4_k mins.
-struct Packed {
-  uint8_t* u;   // [nb][8][16][4]
-  float* s;     // [nb][2][16]
-  float* mins;  // [nb][16]
-};
-
-inline Packed packed_view(uint8_t* scratch, int64_t nb) {
-  return Packed{scratch, reinterpret_cast<float*>(scratch + nb * 512),
-                reinterpret_cast<float*>(scratch + nb * 512 + nb * 128)};
-}
+// ---- prefill: the file layout packed into gemm_avx512.h's tile ----
 
 template <class T>
 void pack(const uint8_t* w, size_t ldw, int64_t n, int64_t K, const Packed& p) {
@@ -424,63 +410,6 @@ void pack(const uint8_t* w, size_t ldw, int64_t n, int64_t K, const Packed& p) {
   }
 }
 
-template <class T, int R>
-void gemm_rows(const Packed& p, int64_t nb, const QRow* x, float* out, size_t ldo, __mmask16 keep) {
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    __m512i w[8];
-    for (int g = 0; g < 8; ++g) w[g] = _mm512_load_si512(p.u + b * 512 + g * 64);
-    const __m512 s0 = _mm512_loadu_ps(p.s + b * 32);
-    for (int r = 0; r < R; ++r) {
-      const int32_t* q = reinterpret_cast<const int32_t*>(x[r].q + 32 * b);
-      const __m512 dx = _mm512_set1_ps(x[r].dl[8 * b]);
-      if constexpr (!T::kGroups16) {
-        __m512i i = T::kShift > 0 ? _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) << T::kShift)
-                                  : _mm512_setzero_si512();
-        for (int g = 0; g < 8; ++g) i = _mm512_dpbusd_epi32(i, w[g], _mm512_set1_epi32(q[g]));
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(s0, dx), acc[r]);
-      } else {
-        const __m512 s1 = _mm512_loadu_ps(p.s + b * 32 + 16);
-        __m512i i0 = _mm512_set1_epi32(x[r].ns16[2 * b] << T::kShift);
-        __m512i i1 = _mm512_set1_epi32(x[r].ns16[2 * b + 1] << T::kShift);
-        for (int g = 0; g < 4; ++g) i0 = _mm512_dpbusd_epi32(i0, w[g], _mm512_set1_epi32(q[g]));
-        for (int g = 4; g < 8; ++g) i1 = _mm512_dpbusd_epi32(i1, w[g], _mm512_set1_epi32(q[g]));
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), _mm512_mul_ps(s0, dx), acc[r]);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), _mm512_mul_ps(s1, dx), acc[r]);
-      }
-      if constexpr (T::kMins) {
-        acc[r] = _mm512_fnmadd_ps(_mm512_loadu_ps(p.mins + b * 16), _mm512_set1_ps(x[r].ds[b]), acc[r]);
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(out + r * ldo, keep, acc[r]);
-}
-
-constexpr int kGemmRows = 8;  // activation rows per pass over the packed tile
-
-// Every activation row of x against a packed tile; `keep` masks the tile's rows past the matrix.
-template <class T>
-void gemm_packed(const Packed& p, int64_t nb, const QActs& x, float* out, size_t ldo, __mmask16 keep) {
-  const int64_t M = x.rows();
-  QRow rows[kGemmRows];
-  for (int64_t m0 = 0; m0 < M; m0 += kGemmRows) {
-    const int R = static_cast<int>(M - m0 < kGemmRows ? M - m0 : kGemmRows);
-    for (int r = 0; r < R; ++r) rows[r] = x.row(m0 + r);
-    float* o = out + m0 * ldo;
-    switch (R) {
-      case 1: gemm_rows<T, 1>(p, nb, rows, o, ldo, keep); break;
-      case 2: gemm_rows<T, 2>(p, nb, rows, o, ldo, keep); break;
-      case 3: gemm_rows<T, 3>(p, nb, rows, o, ldo, keep); break;
-      case 4: gemm_rows<T, 4>(p, nb, rows, o, ldo, keep); break;
-      case 5: gemm_rows<T, 5>(p, nb, rows, o, ldo, keep); break;
-      case 6: gemm_rows<T, 6>(p, nb, rows, o, ldo, keep); break;
-      case 7: gemm_rows<T, 7>(p, nb, rows, o, ldo, keep); break;
-      default: gemm_rows<T, 8>(p, nb, rows, o, ldo, keep); break;
-    }
-  }
-}
-
 template <class T>
 void gemm(const uint8_t* w, size_t ldw, int64_t n, const QActs& x, int64_t K, float* out, size_t ldo,
           uint8_t* scratch) {
@@ -489,71 +418,6 @@ void gemm(const uint8_t* w, size_t ldw, int64_t n, const QActs& x, int64_t K, fl
   const Packed p = packed_view(scratch, nb);
   pack<T>(w, ldw, n, K, p);
   gemm_packed<T>(p, nb, x, out, ldo, static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1));
-}
-
-// ---- q4_0 on x16 tiles (qdot.h) ----
-//
-// Lane j of every vector is weight row j: a 32-block of the tile is 4 vectors of packed nibbles,
-// split into 8 vectors of unsigned weights (groups of 4 elements), each met by one broadcast
-// activation dword; the block's integer dots of all 16 rows then take one conversion and one
-// multiply-add with the rows' scales times the block's dx.
-template <int R>
-void x16_rows(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  const __m512i low = _mm512_set1_epi8(0x0F);
-  const int64_t pairs = K / 64;
-  for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytes) {
-    // One sequential stream per thread; the prefetch runs kPrefetch bytes ahead of it (measured
-    // from DRAM: without it ~75% of a plain read loop's bandwidth, with it 92-94%).
-    for (int l = 0; l < kX16PairBytes / 64; ++l) _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
-    for (int h = 0; h < 2; ++h) {
-      const int64_t b = 2 * p + h;
-      const __m512 ws = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(t + 32 * h)));
-      __m512i dot[R];
-      for (int r = 0; r < R; ++r) dot[r] = _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 8);  // −8·Σq
-      for (int c = 0; c < 4; ++c) {
-        const __m512i v = _mm512_load_si512(t + 64 + 256 * h + 64 * c);
-        const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-        for (int r = 0; r < R; ++r) {
-          const int32_t* q = reinterpret_cast<const int32_t*>(x[r].q + 32 * b);
-          dot[r] = _mm512_dpbusd_epi32(dot[r], lo, _mm512_set1_epi32(q[c]));
-          dot[r] = _mm512_dpbusd_epi32(dot[r], hi, _mm512_set1_epi32(q[4 + c]));
-        }
-      }
-      for (int r = 0; r < R; ++r) {
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(ws, _mm512_set1_ps(x[r].dl[8 * b])), acc[r]);
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * ldo, acc[r]);
-}
-
-void q4_0_x16(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
-  with_rows(R, [&](auto rc) { x16_rows<decltype(rc)::value>(tile, K, x, out, ldo); });
-}
-
-// The tile in the GEMM kernel's layout (see Packed): nibbles split, scales as f32.
-void unpack_x16(const uint8_t* t, int64_t K, const Packed& p) {
-  const __m512i low = _mm512_set1_epi8(0x0F);
-  for (int64_t b = 0; b < K / 32; ++b) {
-    const uint8_t* pair = t + (b / 2) * kX16PairBytes;
-    const int h = static_cast<int>(b % 2);
-    const __m512 ws = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(pair + 32 * h)));
-    _mm512_storeu_ps(p.s + b * 32, ws);
-    _mm512_storeu_ps(p.s + b * 32 + 16, ws);
-    for (int c = 0; c < 4; ++c) {
-      const __m512i v = _mm512_load_si512(pair + 64 + 256 * h + 64 * c);
-      _mm512_store_si512(p.u + b * 512 + 64 * c, _mm512_and_si512(v, low));
-      _mm512_store_si512(p.u + b * 512 + 64 * (4 + c), _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
-    }
-  }
-}
-
-void gemm_q4_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
-  const Packed p = packed_view(scratch, K / 32);
-  unpack_x16(tile, K, p);
-  gemm_packed<Q4_0>(p, K / 32, x, out, ldo, 0xFFFF);
 }
 
 // ---- float weights: f32 activations, 16 elements per step, masked tail ----
@@ -645,8 +509,7 @@ const Kernels& kernels_avx512() {
               &softcap,
               &gemm<Q4_0>,      &gemm<Q8_0>,        &gemm<Q4_K>,        &gemm<Q6_K>,
               /*q4_0_nibble_order=*/true};
-    t.q4_0_x16 = &q4_0_x16;
-    t.gemm_q4_0_x16 = &gemm_q4_0_x16;
+    set_x16_avx512(&t);        // x16_avx512.cpp
     set_attention_avx512(&t);  // attn_avx512.cpp
     return t;
   }();

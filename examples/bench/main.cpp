@@ -62,7 +62,7 @@ options:
   --kv-type T            KV cache type: f16 (default), f32, q8_0
   --bw-mib N             memory-bandwidth buffer in MiB (default 2048; 0 = skip)
   --ttft                 also time prefilling the image / audio rows (time to first token)
-  --file-layout          read q4_0 (and q8_0, q4_k, q6_k on AVX2) matrices in the file's layout (no x16 copy)
+  --file-layout          read q4_0, q8_0, q4_k and q6_k matrices in the file's layout (no x16 copy)
   --seed N               seed for weights, tokens and K/V (default 1)
   --json                 print one JSON line after the table
 )";

@@ -100,7 +100,7 @@ struct DeviceOptions {
   // backend) instead of int8 activations per 32-block (llama.cpp's scheme, several times faster).
   bool exact_matmul = false;
   // CPU: read every weight matrix in the file's layout (no copy at load: Device::wrap_weight
-  // wraps only). By default q4_0 matrices (and q8_0, q4_k and q6_k ones on AVX2) get x16 tiles, which decode
+  // wraps only). By default q4_0, q8_0, q4_k and q6_k matrices get x16 tiles (AVX-512 and AVX2), which decode
   // ~1.4x faster.
   bool cpu_file_layout = false;
   // GPU backends: which physical device (an index into the backend's device list). -1 picks the

@@ -153,8 +153,8 @@ void run_matmul(const MatmulCase& c) {
   }
   const std::vector<Outcome> outs = run_all(what, body);
   REQUIRE_MESSAGE(outs[0].status.ok(), what, ": reference failed: ", outs[0].status.ToString());
-  // The CPU targets on an ISA with x16 kernels for this type (q4_0 on AVX-512 and AVX2, q8_0, q4_k
-  // and q6_k on AVX2; when GEMMA12B_TEST_TARGETS keeps any) must have taken the x16 path.
+  // The CPU targets on an ISA with x16 kernels for this type (q4_0, q8_0, q4_k and q6_k on AVX-512
+  // and AVX2; when GEMMA12B_TEST_TARGETS keeps any) must have taken the x16 path.
   const bool x16_target = std::any_of(targets().begin(), targets().end(), [&](const Target& t) {
     if (!t.int8_matmul) return false;
     for (cpu::Isa isa : {cpu::Isa::kAvx512, cpu::Isa::kAvx2}) {

@@ -197,13 +197,10 @@ void check_quantized_case(const std::string& manifest) {
                    << ", greedy " << dg);
   CHECK(dp <= 1e-3f);
   CHECK(dg <= 0.5f);
-  // Every matrix of a type with x16 kernels on this ISA got its tiles (q4_0 on AVX-512; q4_0, q8_0,
-  // q4_k and q6_k on AVX2: all 42 of each file, blk.5 having no attn_v; none on the scalar path).
+  // Every matrix of a type with x16 kernels on this ISA got its tiles (q4_0, q8_0, q4_k and q6_k
+  // on AVX-512 and AVX2: all 42 of each file, blk.5 having no attn_v; none on the scalar path).
   CHECK(fast.copies == fast.x16);
-  const cpu::Isa isa = cpu::isa_from_env();
-  if (isa == cpu::Isa::kAvx2 || (isa != cpu::Isa::kScalar && manifest.find("q4_0") != std::string::npos)) {
-    CHECK(fast.copies == 1 + 6 * 7 - 1);
-  }
+  if (cpu::isa_from_env() != cpu::Isa::kScalar) CHECK(fast.copies == 1 + 6 * 7 - 1);
 }
 
 }  // namespace

@@ -1,0 +1,385 @@
+// q4_0, q8_0, q4_k and q6_k on x16 tiles (qdot.h) for AVX-512 VNNI. Lane j of every 64-byte vector
+// of a tile is weight row j, so one vpdpbusd against a broadcast activation dword advances the
+// dots of all 16 rows by 4 elements, and a block's scales (and q4_k's mins) of the 16 rows come as
+// one vector: the per-block work the file's layout repeats for every row is done once per 16.
+// Compiled with the flags of qdot_avx512.cpp; nothing inline from shared headers except the
+// AVX-512-only gemm_avx512.h and simd_avx512.h (see qdot_avx512.cpp).
+#include <immintrin.h>
+
+#include <type_traits>
+
+#include "cpu/gemm_avx512.h"
+#include "cpu/qdot.h"
+#include "cpu/qdot_rows.h"
+
+namespace gemma12b::cpu {
+namespace {
+
+// Bytes the decode kernels prefetch ahead of their tile stream (one sequential stream per
+// thread; measured from DRAM on q4_0: without it ~75% of a plain read loop's bandwidth, with it
+// 92-94%).
+constexpr int kPrefetch = 4096;
+
+// Step k of n over a group of `lines` cache lines from t: prefetches its share of the lines
+// kPrefetch bytes ahead (spread over a super-block's sub-blocks: one burst of 36 held the AVX2
+// q4_k decode back, see x16_avx2.cpp).
+inline void prefetch_step(const uint8_t* t, int lines, int k, int n) {
+#pragma GCC unroll 9
+  for (int l = lines * k / n; l < lines * (k + 1) / n; ++l)
+    _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
+}
+
+inline __m512i bcast32(const int8_t* q, int g) {
+  int32_t v;
+  __builtin_memcpy(&v, q + 4 * g, 4);
+  return _mm512_set1_epi32(v);
+}
+
+inline __m512i load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+
+// ---- q4_0: per pair of 32-blocks, the 16 rows' f16 scales of each, then 4 nibble vectors each ----
+template <int R>
+void q4_0_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  const int64_t pairs = K / 64;
+  for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytes) {
+    for (int l = 0; l < kX16PairBytes / 64; ++l) _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
+    for (int h = 0; h < 2; ++h) {
+      const int64_t b = 2 * p + h;
+      const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 * h)));
+      __m512i dot[R];
+      for (int r = 0; r < R; ++r) dot[r] = _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 8);  // −8·Σq
+      for (int c = 0; c < 4; ++c) {
+        const __m512i v = load(t + 64 + 256 * h + 64 * c);
+        const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+        for (int r = 0; r < R; ++r) {
+          dot[r] = _mm512_dpbusd_epi32(dot[r], lo, bcast32(x[r].q + 32 * b, c));
+          dot[r] = _mm512_dpbusd_epi32(dot[r], hi, bcast32(x[r].q + 32 * b, 4 + c));
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(ws, _mm512_set1_ps(x[r].dl[8 * b])), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * ldo, acc[r]);
+}
+
+// ---- q8_0: per pair of 32-blocks, the f16 scales of each, then 8 vectors of int8 weights each ----
+// vpdpbusd takes unsigned weights: w + 128 (the sign bit flipped), and 128·Σq comes off through
+// the dot's initial value (ns = −Σq).
+template <int R>
+void q8_0_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const int64_t pairs = K / 64;
+  for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytesQ8) {
+    for (int h = 0; h < 2; ++h) {
+      const int64_t b = 2 * p + h;
+      __m512i dot[R];
+      for (int r = 0; r < R; ++r) dot[r] = _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 128);
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        prefetch_step(t, kX16PairBytesQ8 / 64, 8 * h + c, 16);
+        const __m512i u = _mm512_xor_si512(load(t + 64 + 512 * h + 64 * c), flip);
+        for (int r = 0; r < R; ++r) dot[r] = _mm512_dpbusd_epi32(dot[r], u, bcast32(x[r].q + 32 * b, c));
+      }
+      const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 * h)));
+      for (int r = 0; r < R; ++r) {
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(ws, _mm512_set1_ps(x[r].dl[8 * b])), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * ldo, acc[r]);
+}
+
+// ---- q4_k: per super-block the rows' d, dmin and packed 6-bit scales, then 8 sub-blocks ----
+//
+// The 6-bit scales and mins of all 16 rows as bytes (cf. x16_avx2.cpp's q4_k_x16_bytes): v[0]
+// (v[1]) has row j's scales of sub-blocks 0-3 (4-7) in dword j, byte i % 4; v[2], v[3] the mins.
+struct Q4KScales {
+  __m512i v[4];
+  __m512 d, dmin;
+  explicit Q4KScales(const uint8_t* sb) {
+    const __m512i m6 = _mm512_set1_epi8(0x3F), m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i a = load(sb + 64), b = load(sb + 128), c = load(sb + 192);
+    v[0] = _mm512_and_si512(a, m6);
+    v[1] = _mm512_or_si512(_mm512_and_si512(c, m4), _mm512_and_si512(_mm512_srli_epi32(a, 2), m30));
+    v[2] = _mm512_and_si512(b, m6);
+    v[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(c, 4), m4), _mm512_and_si512(_mm512_srli_epi32(b, 2), m30));
+    d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb)));
+    dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + 32)));
+  }
+  // Sub-block j's d·sc (k = 0) or dmin·m (k = 1) of the 16 rows, the products q4_k_scales forms.
+  template <int J>
+  __m512 get(int k) const {
+    const __m512i byte = _mm512_and_si512(_mm512_srli_epi32(v[2 * k + J / 4], 8 * (J % 4)), _mm512_set1_epi32(0xFF));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(byte), k == 0 ? d : dmin);
+  }
+};
+
+template <int R>
+void q4_k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  const int64_t supers = K / 256;
+  for (int64_t s = 0; s < supers; ++s, t += kX16SuperBytesQ4K) {
+    const Q4KScales sc(t);
+    auto sub = [&](auto jc) {
+      constexpr int J = decltype(jc)::value;
+      prefetch_step(t, kX16SuperBytesQ4K / 64, J, 8);
+      const int64_t b = 8 * s + J;
+      const uint8_t* nib = t + 256 + 256 * J;
+      __m512i dot[R];
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        const __m512i v = load(nib + 64 * c);
+        const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+        for (int r = 0; r < R; ++r) {
+          const __m512i z = c == 0 ? _mm512_setzero_si512() : dot[r];
+          dot[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, lo, bcast32(x[r].q + 32 * b, c)), hi,
+                                       bcast32(x[r].q + 32 * b, 4 + c));
+        }
+      }
+      const __m512 ws = sc.get<J>(0), mn = sc.get<J>(1);
+      for (int r = 0; r < R; ++r) {
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(ws, _mm512_set1_ps(x[r].dl[8 * b])), acc[r]);
+        acc[r] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(x[r].ds[b]), acc[r]);
+      }
+    };
+    sub(std::integral_constant<int, 0>{});
+    sub(std::integral_constant<int, 1>{});
+    sub(std::integral_constant<int, 2>{});
+    sub(std::integral_constant<int, 3>{});
+    sub(std::integral_constant<int, 4>{});
+    sub(std::integral_constant<int, 5>{});
+    sub(std::integral_constant<int, 6>{});
+    sub(std::integral_constant<int, 7>{});
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * ldo, acc[r]);
+}
+
+// ---- q6_k: per super-block the rows' f16 d and int8 scales, then 8 sub-blocks of 384 bytes ----
+//
+// The top 2 bits of a sub-block's 16-element part p for all 16 rows: the tile keeps them per
+// 8 rows (qdot.h), so the vector is two 32-byte loads.
+inline __m512i q6_top_bits(const uint8_t* sub, int part) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + 256 + 32 * part))),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + 320 + 32 * part)), 1);
+}
+
+// Bits 2c, 2c + 1 of each byte of h on bits 4, 5 (16-bit shifts: the mask drops what crosses from
+// the neighbouring byte).
+template <int C>
+inline __m512i q6_top(__m512i h) {
+  const __m512i m = _mm512_set1_epi8(0x30);
+  if constexpr (C == 0) return _mm512_and_si512(_mm512_slli_epi16(h, 4), m);
+  if constexpr (C == 1) return _mm512_and_si512(_mm512_slli_epi16(h, 2), m);
+  if constexpr (C == 2) return _mm512_and_si512(h, m);
+  return _mm512_and_si512(_mm512_srli_epi16(h, 2), m);
+}
+
+// Weights u = w + 32 ∈ [0, 63] of nibble vector C of a sub-block, parts 0 (low nibbles, elements
+// 4C..4C+3) and 1 (high nibbles, 16 + 4C..19 + 4C) of the 16 rows.
+template <int C>
+inline void q6_weights(const uint8_t* sub, const __m512i (&top)[2], __m512i& u0, __m512i& u1) {
+  const __m512i low = _mm512_set1_epi8(0x0F), v = load(sub + 64 * C);
+  u0 = _mm512_or_si512(_mm512_and_si512(v, low), q6_top<C>(top[0]));
+  u1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), low), q6_top<C>(top[1]));
+}
+
+// Per 16-element part: the dot of u against the activations starts at 32·ns16 (ns16 = −Σq: the
+// −32 offset), so it is the dot of the signed weights; times the rows' int8 scale (vpmulld, exact:
+// |dot| ≤ 16 · 32 · 127, · 128), the two parts add up, and the sub-block's int32 dot converts
+// once and meets d · dx.
+template <int R>
+void q6_k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const int64_t supers = K / 256;
+  for (int64_t s = 0; s < supers; ++s, t += kX16SuperBytesQ6K) {
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)));
+    for (int j = 0; j < 8; ++j) {
+      prefetch_step(t, kX16SuperBytesQ6K / 64, j, 8);
+      const int64_t b = 8 * s + j;
+      const uint8_t* sub = t + 288 + 384 * j;
+      const __m512i top[2] = {q6_top_bits(sub, 0), q6_top_bits(sub, 1)};
+      __m512i d0[R], d1[R];
+      for (int r = 0; r < R; ++r) {
+        d0[r] = _mm512_set1_epi32(x[r].ns16[2 * b] * 32);
+        d1[r] = _mm512_set1_epi32(x[r].ns16[2 * b + 1] * 32);
+      }
+      auto vec = [&](auto cc) {
+        constexpr int C = decltype(cc)::value;
+        __m512i u0, u1;
+        q6_weights<C>(sub, top, u0, u1);
+        for (int r = 0; r < R; ++r) {
+          d0[r] = _mm512_dpbusd_epi32(d0[r], u0, bcast32(x[r].q + 32 * b, C));
+          d1[r] = _mm512_dpbusd_epi32(d1[r], u1, bcast32(x[r].q + 32 * b, 4 + C));
+        }
+      };
+      vec(std::integral_constant<int, 0>{});
+      vec(std::integral_constant<int, 1>{});
+      vec(std::integral_constant<int, 2>{});
+      vec(std::integral_constant<int, 3>{});
+      const __m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 + 16 * (2 * j))));
+      const __m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 + 16 * (2 * j + 1))));
+      for (int r = 0; r < R; ++r) {
+        const __m512i dot = _mm512_add_epi32(_mm512_mullo_epi32(d0[r], sc0), _mm512_mullo_epi32(d1[r], sc1));
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, _mm512_set1_ps(x[r].dl[8 * b])), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * ldo, acc[r]);
+}
+
+template <template <int> class Pass>
+void x16_dot(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
+  with_rows(R, [&](auto rc) { Pass<decltype(rc)::value>::run(tile, K, x, out, ldo); });
+}
+template <int R> struct Q4_0Pass { static void run(const uint8_t* t, int64_t K, const QRow* x, float* o, size_t l) { q4_0_pass<R>(t, K, x, o, l); } };
+template <int R> struct Q8_0Pass { static void run(const uint8_t* t, int64_t K, const QRow* x, float* o, size_t l) { q8_0_pass<R>(t, K, x, o, l); } };
+template <int R> struct Q4_KPass { static void run(const uint8_t* t, int64_t K, const QRow* x, float* o, size_t l) { q4_k_pass<R>(t, K, x, o, l); } };
+template <int R> struct Q6_KPass { static void run(const uint8_t* t, int64_t K, const QRow* x, float* o, size_t l) { q6_k_pass<R>(t, K, x, o, l); } };
+
+// ---- prefill: each tile rewritten once into gemm_avx512.h's packed order, then its kernel ----
+struct GemmQ4_0 {
+  static constexpr int kShift = 3;
+  static constexpr bool kGroups16 = false, kMins = false;
+};
+struct GemmQ8_0 {
+  static constexpr int kShift = 7;
+  static constexpr bool kGroups16 = false, kMins = false;
+};
+struct GemmQ4_K {
+  static constexpr int kShift = 0;
+  static constexpr bool kGroups16 = false, kMins = true;
+};
+struct GemmQ6_K {
+  static constexpr int kShift = 5;
+  static constexpr bool kGroups16 = true, kMins = false;
+};
+
+inline void store(uint8_t* p, __m512i v) { _mm512_store_si512(p, v); }
+
+// Block b's scales: one vector for both 16-element halves, or one per half.
+inline void put_scales(const Packed& p, int64_t b, __m512 s0, __m512 s1) {
+  _mm512_storeu_ps(p.s + b * 32, s0);
+  _mm512_storeu_ps(p.s + b * 32 + 16, s1);
+}
+
+void gemm_q4_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  const Packed p = packed_view(scratch, nb);
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pair = tile + (b / 2) * kX16PairBytes;
+    const int h = static_cast<int>(b % 2);
+    const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 32 * h)));
+    put_scales(p, b, ws, ws);
+    for (int c = 0; c < 4; ++c) {
+      const __m512i v = load(pair + 64 + 256 * h + 64 * c);
+      store(p.u + b * 512 + 64 * c, _mm512_and_si512(v, low));
+      store(p.u + b * 512 + 64 * (4 + c), _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+    }
+  }
+  gemm_packed<GemmQ4_0>(p, nb, x, out, ldo, 0xFFFF);
+}
+
+void gemm_q8_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  const Packed p = packed_view(scratch, nb);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pair = tile + (b / 2) * kX16PairBytesQ8;
+    const int h = static_cast<int>(b % 2);
+    const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 32 * h)));
+    put_scales(p, b, ws, ws);
+    for (int c = 0; c < 8; ++c) store(p.u + b * 512 + 64 * c, _mm512_xor_si512(load(pair + 64 + 512 * h + 64 * c), flip));
+  }
+  gemm_packed<GemmQ8_0>(p, nb, x, out, ldo, 0xFFFF);
+}
+
+void gemm_q4_k_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  const Packed p = packed_view(scratch, nb);
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  for (int64_t s = 0; s < K / 256; ++s) {
+    const uint8_t* sb = tile + s * kX16SuperBytesQ4K;
+    const Q4KScales sc(sb);
+    auto sub = [&](auto jc) {
+      constexpr int J = decltype(jc)::value;
+      const int64_t b = 8 * s + J;
+      const __m512 ws = sc.get<J>(0);
+      put_scales(p, b, ws, ws);
+      _mm512_storeu_ps(p.mins + b * 16, sc.get<J>(1));
+      for (int c = 0; c < 4; ++c) {
+        const __m512i v = load(sb + 256 + 256 * J + 64 * c);
+        store(p.u + b * 512 + 64 * c, _mm512_and_si512(v, low));
+        store(p.u + b * 512 + 64 * (4 + c), _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+      }
+    };
+    sub(std::integral_constant<int, 0>{});
+    sub(std::integral_constant<int, 1>{});
+    sub(std::integral_constant<int, 2>{});
+    sub(std::integral_constant<int, 3>{});
+    sub(std::integral_constant<int, 4>{});
+    sub(std::integral_constant<int, 5>{});
+    sub(std::integral_constant<int, 6>{});
+    sub(std::integral_constant<int, 7>{});
+  }
+  gemm_packed<GemmQ4_K>(p, nb, x, out, ldo, 0xFFFF);
+}
+
+// q6_k: nibble vector c gives group c (part 0) and group 4 + c (part 1) of its sub-block.
+void gemm_q6_k_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  const Packed p = packed_view(scratch, nb);
+  for (int64_t s = 0; s < K / 256; ++s) {
+    const uint8_t* sb = tile + s * kX16SuperBytesQ6K;
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb)));
+    for (int j = 0; j < 8; ++j) {
+      const int64_t b = 8 * s + j;
+      __m512 ws[2];
+      for (int part = 0; part < 2; ++part) {
+        const __m512i s8 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 32 + 16 * (2 * j + part))));
+        ws[part] = _mm512_mul_ps(_mm512_cvtepi32_ps(s8), d);
+      }
+      put_scales(p, b, ws[0], ws[1]);
+      const uint8_t* sub = sb + 288 + 384 * j;
+      const __m512i top[2] = {q6_top_bits(sub, 0), q6_top_bits(sub, 1)};
+      uint8_t* u = p.u + b * 512;
+      auto vec = [&](auto cc) {
+        constexpr int C = decltype(cc)::value;
+        __m512i u0, u1;
+        q6_weights<C>(sub, top, u0, u1);
+        store(u + 64 * C, u0);
+        store(u + 64 * (4 + C), u1);
+      };
+      vec(std::integral_constant<int, 0>{});
+      vec(std::integral_constant<int, 1>{});
+      vec(std::integral_constant<int, 2>{});
+      vec(std::integral_constant<int, 3>{});
+    }
+  }
+  gemm_packed<GemmQ6_K>(p, nb, x, out, ldo, 0xFFFF);
+}
+
+}  // namespace
+
+void set_x16_avx512(Kernels* k) {
+  k->q4_0_x16 = &x16_dot<Q4_0Pass>;
+  k->gemm_q4_0_x16 = &gemm_q4_0_x16;
+  k->q8_0_x16 = &x16_dot<Q8_0Pass>;
+  k->gemm_q8_0_x16 = &gemm_q8_0_x16;
+  k->q4_k_x16 = &x16_dot<Q4_KPass>;
+  k->gemm_q4_k_x16 = &gemm_q4_k_x16;
+  k->q6_k_x16 = &x16_dot<Q6_KPass>;
+  k->gemm_q6_k_x16 = &gemm_q6_k_x16;
+}
+
+}  // namespace gemma12b::cpu
