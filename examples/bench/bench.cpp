@@ -198,7 +198,14 @@ StatusOr<BenchResult> run_bench(const BenchOptions& o) {
   r.weight_bytes = model->weight_bytes();
   std::map<std::string, size_t> by_type;
   for (const auto& row : model->tensor_table()) by_type[row.dtype] += row.bytes;
+  // The type holding most bytes, plus any other type with at least 5% of them (a Q4_K_M file:
+  // "q4_k+q6_k"; the norms' f32 stay out).
   r.type = std::max_element(by_type.begin(), by_type.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+  size_t total = 0;
+  for (const auto& [name, bytes] : by_type) total += bytes;
+  for (const auto& [name, bytes] : by_type) {
+    if (name != r.type && 20 * bytes >= total) r.type += "+" + name;
+  }
   if (r.bw_gbs > 0) r.bw_bound_tps = r.bw_gbs * 1e9 / static_cast<double>(r.weight_bytes);
   log(absl::StrFormat("loaded %s in %.0f ms: %s, %.2f GB of weights per token", o.model, r.load_ms, r.type,
                       r.weight_bytes / 1e9));

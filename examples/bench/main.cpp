@@ -200,12 +200,12 @@ int make_files(const Args& a) {
 void print_table(const b::BenchOptions& o, const b::BenchResult& r) {
   const std::string name = std::filesystem::path(r.model).filename().string();
   const std::string size = absl::StrFormat("%.2f GB", r.weight_bytes / 1e9);
-  std::printf("\n| %-28s | %-5s | %9s | %7s | %-16s | %20s |\n", "model", "type", "size", "threads", "test", "t/s");
-  std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(30, '-').c_str(), std::string(7, '-').c_str(),
+  std::printf("\n| %-28s | %-9s | %9s | %7s | %-16s | %20s |\n", "model", "type", "size", "threads", "test", "t/s");
+  std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(30, '-').c_str(), std::string(11, '-').c_str(),
               std::string(11, '-').c_str(), std::string(9, '-').c_str(), std::string(18, '-').c_str(),
               std::string(22, '-').c_str());
   auto row = [&](const std::string& test, const std::string& value) {
-    std::printf("| %-28s | %-5s | %9s | %7d | %-16s | %20s |\n", name.c_str(), r.type.c_str(), size.c_str(), r.threads,
+    std::printf("| %-28s | %-9s | %9s | %7d | %-16s | %20s |\n", name.c_str(), r.type.c_str(), size.c_str(), r.threads,
                 test.c_str(), value.c_str());
   };
   if (!r.pp_tps.empty()) row(absl::StrFormat("pp%d", r.n_prompt), mean_sd(r.pp_tps, 2));
