@@ -90,7 +90,9 @@ void matmul_x16(DType t16, const uint8_t* tiles, int64_t n_tiles, const uint8_t*
       const bool tail = t == n_tiles;
       const int64_t n0 = t * kX16Rows, nn = tail ? N - tail0 : kX16Rows;
       if (batched && !tail) {
-        gemm16(tiles + t * tile_bytes, K, a, out + n0, ldo, scratch);
+        const int n = t + 1 < e && t + 1 < n_tiles ? 2 : 1;  // two tiles at once where this range has them
+        gemm16(tiles + t * tile_bytes, tile_bytes, n, K, a, out + n0, ldo, scratch);
+        t += n - 1;
         continue;
       }
       if (batched && gemm != nullptr) {

@@ -283,7 +283,8 @@ X16GemmFn Kernels::gemm_x16(DType t) const {
 
 // Packed tile: per 32-block, 512 bytes (8 groups x 16 rows x 4 bytes), 16 scales for each
 // 16-element half, 16 mins.
-size_t gemm_scratch_bytes(int64_t K) { return static_cast<size_t>(K / 32) * (512 + 3 * 64) + 64; }
+// Two packed tiles (X16GemmFn), each K/32 blocks of 512 bytes of weights and 3 · 64 of scales and mins.
+size_t gemm_scratch_bytes(int64_t K) { return 2 * static_cast<size_t>(K / 32) * (512 + 3 * 64) + 64; }
 
 FloatDotFn Kernels::fp(DType t) const {
   switch (t) {

@@ -129,8 +129,11 @@ using X16PackFn = void (*)(const uint8_t* w, size_t ldw, int64_t K, uint8_t* til
 X16PackFn x16_pack(DType t);
 // out[r·ldo + j] = row j of the tile · x[r], for R ≤ kMaxRows activation rows and all 16 rows.
 using X16DotFn = void (*)(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo);
-// The same for all rows of x (prefill), through the GEMM kernel's scratch (gemm_scratch_bytes).
-using X16GemmFn = void (*)(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch);
+// The same for all rows of x (prefill), through the GEMM kernel's scratch (gemm_scratch_bytes), for
+// n ≤ 2 consecutive tiles (tile i at tile + i·tile_bytes, its results at out + 16·i): a kernel may
+// take two at once, so that each activation byte it loads meets 32 weight rows.
+using X16GemmFn = void (*)(const uint8_t* tile, size_t tile_bytes, int n, int64_t K, const QActs& x, float* out,
+                           size_t ldo, uint8_t* scratch);
 
 // Attention pieces (cpu_kernels.cpp's attention is built from these), over a block of n ≤ 64
 // key/value rows k[j], v[j] (f32 or f16, D elements each) and the G query heads that share them:

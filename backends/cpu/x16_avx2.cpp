@@ -521,17 +521,24 @@ void gemm_x16_q6_k(const uint8_t* tile, int64_t K, const QActs& x, float* out, s
   gemm_packed<X16Q6_K>(p, nb, kX16Rows, x, out, ldo);
 }
 
+// An X16GemmFn from a one-tile GEMM: the tiles one after the other.
+template <void (*F)(const uint8_t*, int64_t, const QActs&, float*, size_t, uint8_t*)>
+void each_tile(const uint8_t* tile, size_t tile_bytes, int n, int64_t K, const QActs& x, float* out, size_t ldo,
+               uint8_t* scratch) {
+  for (int i = 0; i < n; ++i) F(tile + i * tile_bytes, K, x, out + kX16Rows * i, ldo, scratch);
+}
+
 }  // namespace
 
 void set_x16_avx2(Kernels* k) {
   k->q4_0_x16 = &q4_0_x16;
-  k->gemm_q4_0_x16 = &gemm_x16<X16Q4_0>;
+  k->gemm_q4_0_x16 = &each_tile<&gemm_x16<X16Q4_0>>;
   k->q8_0_x16 = &q8_0_x16;
-  k->gemm_q8_0_x16 = &gemm_x16<X16Q8_0>;
+  k->gemm_q8_0_x16 = &each_tile<&gemm_x16<X16Q8_0>>;
   k->q4_k_x16 = &q4_k_x16;
-  k->gemm_q4_k_x16 = &gemm_x16_q4_k;
+  k->gemm_q4_k_x16 = &each_tile<&gemm_x16_q4_k>;
   k->q6_k_x16 = &q6_k_x16;
-  k->gemm_q6_k_x16 = &gemm_x16_q6_k;
+  k->gemm_q6_k_x16 = &each_tile<&gemm_x16_q6_k>;
 }
 
 }  // namespace gemma12b::cpu

@@ -45,8 +45,8 @@ void q4_0_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ld
   const __m512i low = _mm512_set1_epi8(0x0F);
   const int64_t pairs = K / 64;
   for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytes) {
-    for (int l = 0; l < kX16PairBytes / 64; ++l) _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
     for (int h = 0; h < 2; ++h) {
+      prefetch_step(t, kX16PairBytes / 64, h, 2);
       const int64_t b = 2 * p + h;
       const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 * h)));
       __m512i dot[R];
@@ -272,9 +272,8 @@ inline void put_scales(const Packed& p, int64_t b, __m512 s0, __m512 s1) {
   _mm512_storeu_ps(p.s + b * 32 + 16, s1);
 }
 
-void gemm_q4_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+void unpack_q4_0(const uint8_t* tile, int64_t K, const Packed& p) {
   const int64_t nb = K / 32;
-  const Packed p = packed_view(scratch, nb);
   const __m512i low = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pair = tile + (b / 2) * kX16PairBytes;
@@ -287,12 +286,10 @@ void gemm_q4_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, s
       store(p.u + b * 512 + 64 * (4 + c), _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
     }
   }
-  gemm_packed<GemmQ4_0>(p, nb, x, out, ldo, 0xFFFF);
 }
 
-void gemm_q8_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
+void unpack_q8_0(const uint8_t* tile, int64_t K, const Packed& p) {
   const int64_t nb = K / 32;
-  const Packed p = packed_view(scratch, nb);
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pair = tile + (b / 2) * kX16PairBytesQ8;
@@ -301,12 +298,9 @@ void gemm_q8_0_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, s
     put_scales(p, b, ws, ws);
     for (int c = 0; c < 8; ++c) store(p.u + b * 512 + 64 * c, _mm512_xor_si512(load(pair + 64 + 512 * h + 64 * c), flip));
   }
-  gemm_packed<GemmQ8_0>(p, nb, x, out, ldo, 0xFFFF);
 }
 
-void gemm_q4_k_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
-  const int64_t nb = K / 32;
-  const Packed p = packed_view(scratch, nb);
+void unpack_q4_k(const uint8_t* tile, int64_t K, const Packed& p) {
   const __m512i low = _mm512_set1_epi8(0x0F);
   for (int64_t s = 0; s < K / 256; ++s) {
     const uint8_t* sb = tile + s * kX16SuperBytesQ4K;
@@ -332,13 +326,10 @@ void gemm_q4_k_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, s
     sub(std::integral_constant<int, 6>{});
     sub(std::integral_constant<int, 7>{});
   }
-  gemm_packed<GemmQ4_K>(p, nb, x, out, ldo, 0xFFFF);
 }
 
 // q6_k: nibble vector c gives group c (part 0) and group 4 + c (part 1) of its sub-block.
-void gemm_q6_k_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, size_t ldo, uint8_t* scratch) {
-  const int64_t nb = K / 32;
-  const Packed p = packed_view(scratch, nb);
+void unpack_q6_k(const uint8_t* tile, int64_t K, const Packed& p) {
   for (int64_t s = 0; s < K / 256; ++s) {
     const uint8_t* sb = tile + s * kX16SuperBytesQ6K;
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb)));
@@ -366,20 +357,33 @@ void gemm_q6_k_x16(const uint8_t* tile, int64_t K, const QActs& x, float* out, s
       vec(std::integral_constant<int, 3>{});
     }
   }
-  gemm_packed<GemmQ6_K>(p, nb, x, out, ldo, 0xFFFF);
+}
+
+// One or two tiles unpacked side by side in the scratch, then every activation row past them.
+template <class T, void (*Unpack)(const uint8_t*, int64_t, const Packed&)>
+void gemm_tiles(const uint8_t* tile, size_t tile_bytes, int n, int64_t K, const QActs& x, float* out, size_t ldo,
+                uint8_t* scratch) {
+  const int64_t nb = K / 32;
+  const Packed p[2] = {packed_view(scratch, nb), packed_view(scratch + nb * (512 + 3 * 64), nb)};
+  for (int i = 0; i < n; ++i) Unpack(tile + i * tile_bytes, K, p[i]);
+  if (n == 2) {
+    gemm_packed2<T>(p, nb, x, out, ldo);
+  } else {
+    gemm_packed<T>(p[0], nb, x, out, ldo, 0xFFFF);
+  }
 }
 
 }  // namespace
 
 void set_x16_avx512(Kernels* k) {
   k->q4_0_x16 = &x16_dot<Q4_0Pass>;
-  k->gemm_q4_0_x16 = &gemm_q4_0_x16;
+  k->gemm_q4_0_x16 = &gemm_tiles<GemmQ4_0, &unpack_q4_0>;
   k->q8_0_x16 = &x16_dot<Q8_0Pass>;
-  k->gemm_q8_0_x16 = &gemm_q8_0_x16;
+  k->gemm_q8_0_x16 = &gemm_tiles<GemmQ8_0, &unpack_q8_0>;
   k->q4_k_x16 = &x16_dot<Q4_KPass>;
-  k->gemm_q4_k_x16 = &gemm_q4_k_x16;
+  k->gemm_q4_k_x16 = &gemm_tiles<GemmQ4_K, &unpack_q4_k>;
   k->q6_k_x16 = &x16_dot<Q6_KPass>;
-  k->gemm_q6_k_x16 = &gemm_q6_k_x16;
+  k->gemm_q6_k_x16 = &gemm_tiles<GemmQ6_K, &unpack_q6_k>;
 }
 
 }  // namespace gemma12b::cpu

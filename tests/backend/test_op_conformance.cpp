@@ -225,6 +225,12 @@ TEST_CASE("op: matmul, q4_0, q8_0, q4_k and q6_k weights wrapped as a model load
       }
     }
   }
+  // Prefill over 5 tiles: the GEMM takes them two at a time where a thread's range has two, and
+  // passes over 4 activation rows at a time (19 = 4 · 4 + 3).
+  uint32_t seed_pairs = 250;
+  for (DType wt : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+    run_matmul({wt, 19, 512, 80, false, seed_pairs++, false, {}, true});
+  }
   run_matmul({DType::kQ4_K, 4, 3840, 32, false, 240, false, {}, true});
   run_matmul({DType::kQ4_K, 20, 512, 45, true, 241, false, {}, true, 5});  // rows [5, 50): no tiles
   run_matmul({DType::kQ6_K, 4, 3840, 32, false, 242, false, {}, true});
