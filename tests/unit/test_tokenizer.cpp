@@ -4,9 +4,12 @@
 // give the same ids from our tokenizer.json loader and from a GGUF written from that tokenizer.json.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +19,7 @@
 #include "io/mapped_file.h"  // MappedFile::from_bytes
 #include "nlohmann/json.hpp" // nlohmann::json (fixture)
 #include "tokenizer/tokenizer.h"
+#include "alloc_probe.h"        // test::alloc_probe_start
 
 namespace gemma12b {
 namespace {
@@ -255,6 +259,23 @@ TEST_CASE("tokenizer: streaming decoder never emits half a UTF-8 character") {
   CHECK(utf8_complete_prefix("\xE0\x80") == 2);  // overlong: can never complete, released
   CHECK(utf8_complete_prefix("\x80") == 1);
   CHECK(utf8_complete_prefix("") == 0);
+}
+
+// A GGUF is a whole model: loading its tokenizer must read the metadata, not the tensor data
+// (which the old load read into one string just to see the magic).
+TEST_CASE("tokenizer: loading from a GGUF does not read the tensor data") {
+  namespace fs = std::filesystem;
+  const fs::path big = fs::temp_directory_path() / ("gemma12b-test-" + std::to_string(getpid()) + "-big.gguf");
+  fs::copy_file(kGolden + "/text/tiny-gemma4.gguf", big, fs::copy_options::overwrite_existing);
+  const uintmax_t tiny_bytes = fs::file_size(big);
+  fs::resize_file(big, tiny_bytes + (uintmax_t{256} << 20));  // 256 MiB of (sparse) data past the tensors
+  test::alloc_probe_start();
+  auto t = Tokenizer::load(big.string());
+  const test::AllocStats st = test::alloc_probe_stop();
+  fs::remove(big);
+  REQUIRE_MESSAGE(t.ok(), t.status().ToString());
+  CHECK((*t)->n_vocab() == tiny().n_vocab());
+  CHECK_MESSAGE(st.largest < tiny_bytes, "largest allocation ", st.largest, " bytes");
 }
 
 TEST_CASE("tokenizer: malformed inputs are errors, not crashes") {
