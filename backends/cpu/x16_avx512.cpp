@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <type_traits>
+#include <utility>
 
 #include "cpu/gemm_avx512.h"
 #include "cpu/qdot.h"
@@ -35,14 +36,37 @@ inline __m512i bcast32(const int8_t* q, int g) {
   return _mm512_set1_epi32(v);
 }
 
+// f(std::integral_constant<int, i>{}) for i = 0 .. N-1 in order (sub-blocks and nibble vectors with
+// compile-time indices).
+template <int N, class F>
+inline void unrolled(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }(
+      std::make_integer_sequence<int, N>{});
+}
+
 inline __m512i load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+
+// dot[r] += the products of a 32-block's 4 nibble vectors at nib (q4_0's x16 order, qdot.h: low
+// nibbles elements 4c..4c+3, high ones 16+4c..19+4c) with activation row r's block b.
+template <int R>
+inline void nibble_dots(const uint8_t* nib, const QRow* x, int64_t b, __m512i (&dot)[R]) {
+  const __m512i low = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {
+    const __m512i v = load(nib + 64 * c);
+    const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+    for (int r = 0; r < R; ++r) {
+      dot[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot[r], lo, bcast32(x[r].q + 32 * b, c)), hi,
+                                   bcast32(x[r].q + 32 * b, 4 + c));
+    }
+  }
+}
 
 // ---- q4_0: per pair of 32-blocks, the 16 rows' f16 scales of each, then 4 nibble vectors each ----
 template <int R>
 void q4_0_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  const __m512i low = _mm512_set1_epi8(0x0F);
   const int64_t pairs = K / 64;
   for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytes) {
     for (int h = 0; h < 2; ++h) {
@@ -51,14 +75,7 @@ void q4_0_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ld
       const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 * h)));
       __m512i dot[R];
       for (int r = 0; r < R; ++r) dot[r] = _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 8);  // −8·Σq
-      for (int c = 0; c < 4; ++c) {
-        const __m512i v = load(t + 64 + 256 * h + 64 * c);
-        const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-        for (int r = 0; r < R; ++r) {
-          dot[r] = _mm512_dpbusd_epi32(dot[r], lo, bcast32(x[r].q + 32 * b, c));
-          dot[r] = _mm512_dpbusd_epi32(dot[r], hi, bcast32(x[r].q + 32 * b, 4 + c));
-        }
-      }
+      nibble_dots<R>(t + 64 + 256 * h, x, b, dot);
       for (int r = 0; r < R; ++r) {
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(ws, _mm512_set1_ps(x[r].dl[8 * b])), acc[r]);
       }
@@ -125,7 +142,6 @@ template <int R>
 void q4_k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo) {
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  const __m512i low = _mm512_set1_epi8(0x0F);
   const int64_t supers = K / 256;
   for (int64_t s = 0; s < supers; ++s, t += kX16SuperBytesQ4K) {
     const Q4KScales sc(t);
@@ -133,32 +149,16 @@ void q4_k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ld
       constexpr int J = decltype(jc)::value;
       prefetch_step(t, kX16SuperBytesQ4K / 64, J, 8);
       const int64_t b = 8 * s + J;
-      const uint8_t* nib = t + 256 + 256 * J;
       __m512i dot[R];
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c) {
-        const __m512i v = load(nib + 64 * c);
-        const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-        for (int r = 0; r < R; ++r) {
-          const __m512i z = c == 0 ? _mm512_setzero_si512() : dot[r];
-          dot[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, lo, bcast32(x[r].q + 32 * b, c)), hi,
-                                       bcast32(x[r].q + 32 * b, 4 + c));
-        }
-      }
+      for (int r = 0; r < R; ++r) dot[r] = _mm512_setzero_si512();
+      nibble_dots<R>(t + 256 + 256 * J, x, b, dot);
       const __m512 ws = sc.get<J>(0), mn = sc.get<J>(1);
       for (int r = 0; r < R; ++r) {
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(ws, _mm512_set1_ps(x[r].dl[8 * b])), acc[r]);
         acc[r] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(x[r].ds[b]), acc[r]);
       }
     };
-    sub(std::integral_constant<int, 0>{});
-    sub(std::integral_constant<int, 1>{});
-    sub(std::integral_constant<int, 2>{});
-    sub(std::integral_constant<int, 3>{});
-    sub(std::integral_constant<int, 4>{});
-    sub(std::integral_constant<int, 5>{});
-    sub(std::integral_constant<int, 6>{});
-    sub(std::integral_constant<int, 7>{});
+    unrolled<8>(sub);
   }
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * ldo, acc[r]);
 }
@@ -222,10 +222,7 @@ void q6_k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ld
           d1[r] = _mm512_dpbusd_epi32(d1[r], u1, bcast32(x[r].q + 32 * b, 4 + C));
         }
       };
-      vec(std::integral_constant<int, 0>{});
-      vec(std::integral_constant<int, 1>{});
-      vec(std::integral_constant<int, 2>{});
-      vec(std::integral_constant<int, 3>{});
+      unrolled<4>(vec);
       const __m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 + 16 * (2 * j))));
       const __m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 32 + 16 * (2 * j + 1))));
       for (int r = 0; r < R; ++r) {
@@ -237,34 +234,42 @@ void q6_k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ld
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * ldo, acc[r]);
 }
 
-template <template <int> class Pass>
+// The X16DotFn of type T: its pass with the row count as a compile-time constant.
+template <DType T>
 void x16_dot(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo) {
-  with_rows(R, [&](auto rc) { Pass<decltype(rc)::value>::run(tile, K, x, out, ldo); });
+  with_rows(R, [&](auto rc) {
+    constexpr int kR = decltype(rc)::value;
+    if constexpr (T == DType::kQ4_0) q4_0_pass<kR>(tile, K, x, out, ldo);
+    if constexpr (T == DType::kQ8_0) q8_0_pass<kR>(tile, K, x, out, ldo);
+    if constexpr (T == DType::kQ4_K) q4_k_pass<kR>(tile, K, x, out, ldo);
+    if constexpr (T == DType::kQ6_K) q6_k_pass<kR>(tile, K, x, out, ldo);
+  });
 }
-template <int R> struct Q4_0Pass { static void run(const uint8_t* t, int64_t K, const QRow* x, float* o, size_t l) { q4_0_pass<R>(t, K, x, o, l); } };
-template <int R> struct Q8_0Pass { static void run(const uint8_t* t, int64_t K, const QRow* x, float* o, size_t l) { q8_0_pass<R>(t, K, x, o, l); } };
-template <int R> struct Q4_KPass { static void run(const uint8_t* t, int64_t K, const QRow* x, float* o, size_t l) { q4_k_pass<R>(t, K, x, o, l); } };
-template <int R> struct Q6_KPass { static void run(const uint8_t* t, int64_t K, const QRow* x, float* o, size_t l) { q6_k_pass<R>(t, K, x, o, l); } };
 
 // ---- prefill: each tile rewritten once into gemm_avx512.h's packed order, then its kernel ----
-struct GemmQ4_0 {
-  static constexpr int kShift = 3;
-  static constexpr bool kGroups16 = false, kMins = false;
+// gemm_avx512.h's weight traits: offset 2^kShift, scales per 16 elements, a min term.
+template <int Shift, bool Groups16, bool Mins>
+struct GemmTraits {
+  static constexpr int kShift = Shift;
+  static constexpr bool kGroups16 = Groups16, kMins = Mins;
 };
-struct GemmQ8_0 {
-  static constexpr int kShift = 7;
-  static constexpr bool kGroups16 = false, kMins = false;
-};
-struct GemmQ4_K {
-  static constexpr int kShift = 0;
-  static constexpr bool kGroups16 = false, kMins = true;
-};
-struct GemmQ6_K {
-  static constexpr int kShift = 5;
-  static constexpr bool kGroups16 = true, kMins = false;
-};
+using GemmQ4_0 = GemmTraits<3, false, false>;
+using GemmQ8_0 = GemmTraits<7, false, false>;  // stored as w + 128
+using GemmQ4_K = GemmTraits<0, false, true>;
+using GemmQ6_K = GemmTraits<5, true, false>;
 
 inline void store(uint8_t* p, __m512i v) { _mm512_store_si512(p, v); }
+
+// A 32-block's 4 nibble vectors into the packed tile's 8 groups: low nibbles of vector c are
+// group c, high ones group 4 + c.
+inline void split_nibbles(const uint8_t* nib, uint8_t* u) {
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  for (int c = 0; c < 4; ++c) {
+    const __m512i v = load(nib + 64 * c);
+    store(u + 64 * c, _mm512_and_si512(v, low));
+    store(u + 64 * (4 + c), _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+  }
+}
 
 // Block b's scales: one vector for both 16-element halves, or one per half.
 inline void put_scales(const Packed& p, int64_t b, __m512 s0, __m512 s1) {
@@ -274,17 +279,12 @@ inline void put_scales(const Packed& p, int64_t b, __m512 s0, __m512 s1) {
 
 void unpack_q4_0(const uint8_t* tile, int64_t K, const Packed& p) {
   const int64_t nb = K / 32;
-  const __m512i low = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pair = tile + (b / 2) * kX16PairBytes;
     const int h = static_cast<int>(b % 2);
     const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 32 * h)));
     put_scales(p, b, ws, ws);
-    for (int c = 0; c < 4; ++c) {
-      const __m512i v = load(pair + 64 + 256 * h + 64 * c);
-      store(p.u + b * 512 + 64 * c, _mm512_and_si512(v, low));
-      store(p.u + b * 512 + 64 * (4 + c), _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
-    }
+    split_nibbles(pair + 64 + 256 * h, p.u + b * 512);
   }
 }
 
@@ -301,7 +301,6 @@ void unpack_q8_0(const uint8_t* tile, int64_t K, const Packed& p) {
 }
 
 void unpack_q4_k(const uint8_t* tile, int64_t K, const Packed& p) {
-  const __m512i low = _mm512_set1_epi8(0x0F);
   for (int64_t s = 0; s < K / 256; ++s) {
     const uint8_t* sb = tile + s * kX16SuperBytesQ4K;
     const Q4KScales sc(sb);
@@ -311,20 +310,9 @@ void unpack_q4_k(const uint8_t* tile, int64_t K, const Packed& p) {
       const __m512 ws = sc.get<J>(0);
       put_scales(p, b, ws, ws);
       _mm512_storeu_ps(p.mins + b * 16, sc.get<J>(1));
-      for (int c = 0; c < 4; ++c) {
-        const __m512i v = load(sb + 256 + 256 * J + 64 * c);
-        store(p.u + b * 512 + 64 * c, _mm512_and_si512(v, low));
-        store(p.u + b * 512 + 64 * (4 + c), _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
-      }
+      split_nibbles(sb + 256 + 256 * J, p.u + b * 512);
     };
-    sub(std::integral_constant<int, 0>{});
-    sub(std::integral_constant<int, 1>{});
-    sub(std::integral_constant<int, 2>{});
-    sub(std::integral_constant<int, 3>{});
-    sub(std::integral_constant<int, 4>{});
-    sub(std::integral_constant<int, 5>{});
-    sub(std::integral_constant<int, 6>{});
-    sub(std::integral_constant<int, 7>{});
+    unrolled<8>(sub);
   }
 }
 
@@ -351,10 +339,7 @@ void unpack_q6_k(const uint8_t* tile, int64_t K, const Packed& p) {
         store(u + 64 * C, u0);
         store(u + 64 * (4 + C), u1);
       };
-      vec(std::integral_constant<int, 0>{});
-      vec(std::integral_constant<int, 1>{});
-      vec(std::integral_constant<int, 2>{});
-      vec(std::integral_constant<int, 3>{});
+      unrolled<4>(vec);
     }
   }
 }
@@ -376,13 +361,13 @@ void gemm_tiles(const uint8_t* tile, size_t tile_bytes, int n, int64_t K, const 
 }  // namespace
 
 void set_x16_avx512(Kernels* k) {
-  k->q4_0_x16 = &x16_dot<Q4_0Pass>;
+  k->q4_0_x16 = &x16_dot<DType::kQ4_0>;
   k->gemm_q4_0_x16 = &gemm_tiles<GemmQ4_0, &unpack_q4_0>;
-  k->q8_0_x16 = &x16_dot<Q8_0Pass>;
+  k->q8_0_x16 = &x16_dot<DType::kQ8_0>;
   k->gemm_q8_0_x16 = &gemm_tiles<GemmQ8_0, &unpack_q8_0>;
-  k->q4_k_x16 = &x16_dot<Q4_KPass>;
+  k->q4_k_x16 = &x16_dot<DType::kQ4_K>;
   k->gemm_q4_k_x16 = &gemm_tiles<GemmQ4_K, &unpack_q4_k>;
-  k->q6_k_x16 = &x16_dot<Q6_KPass>;
+  k->q6_k_x16 = &x16_dot<DType::kQ6_K>;
   k->gemm_q6_k_x16 = &gemm_tiles<GemmQ6_K, &unpack_q6_k>;
 }
 
