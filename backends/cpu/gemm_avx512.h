@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "cpu/qdot.h"
 
@@ -33,141 +34,85 @@ inline Packed packed_view(uint8_t* scratch, int64_t nb) {
                 reinterpret_cast<float*>(scratch + nb * 512 + nb * 128)};
 }
 
-// R activation rows against the packed tile. The rows' integer dots advance side by side, group
-// by group (each weight vector meets R broadcasts): written row after row, each row's 8 vpdpbusd
-// formed one dependent chain, which GCC kept in that order.
-template <class T, int R>
-void gemm_rows(const Packed& p, int64_t nb, const QRow* x, float* out, size_t ldo, __mmask16 keep) {
+// Bytes of one packed tile of nb blocks (packed_view's u, s and mins).
+constexpr int64_t packed_bytes(int64_t nb) { return nb * (512 + 128 + 64); }
+
+// NT ≤ 2 packed tiles (16·NT weight rows) against R activation rows; out + 16·t gets tile t, the
+// last tile's rows masked by `keep`. The rows' integer dots advance side by side, group by group:
+// each weight vector meets R broadcasts, and with two tiles each broadcast activation dword, the
+// offset term and dx serve 32 weight rows. (Written row after row, each row's 8 vpdpbusd formed one
+// dependent chain, which GCC kept in that order.)
+template <class T, int NT, int R>
+void gemm_rows(const Packed* p, int64_t nb, const QRow* x, float* out, size_t ldo, __mmask16 keep) {
   constexpr int kParts = T::kGroups16 ? 2 : 1;  // integer dots per block: per 16 or per 32 elements
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    __m512i i[kParts][R];
-    for (int r = 0; r < R; ++r) {
-      if constexpr (T::kGroups16) {
-        i[0][r] = _mm512_set1_epi32(x[r].ns16[2 * b] << T::kShift);
-        i[kParts - 1][r] = _mm512_set1_epi32(x[r].ns16[2 * b + 1] << T::kShift);
-      } else {
-        i[0][r] = T::kShift > 0 ? _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) << T::kShift)
-                                : _mm512_setzero_si512();
-      }
-    }
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; ++g) {
-      const __m512i w = _mm512_load_si512(p.u + b * 512 + g * 64);
-      const int part = T::kGroups16 && g >= 4 ? kParts - 1 : 0;
-      for (int r = 0; r < R; ++r) {
-        int32_t q;
-        __builtin_memcpy(&q, x[r].q + 32 * b + 4 * g, 4);
-        i[part][r] = _mm512_dpbusd_epi32(i[part][r], w, _mm512_set1_epi32(q));
-      }
-    }
-    const __m512 s0 = _mm512_loadu_ps(p.s + b * 32);
-    const __m512 s1 = _mm512_loadu_ps(p.s + b * 32 + 16);
-    for (int r = 0; r < R; ++r) {
-      const __m512 dx = _mm512_set1_ps(x[r].dl[8 * b]);
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i[0][r]), _mm512_mul_ps(s0, dx), acc[r]);
-      if constexpr (T::kGroups16) acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i[kParts - 1][r]), _mm512_mul_ps(s1, dx), acc[r]);
-      if constexpr (T::kMins) {
-        acc[r] = _mm512_fnmadd_ps(_mm512_loadu_ps(p.mins + b * 16), _mm512_set1_ps(x[r].ds[b]), acc[r]);
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(out + r * ldo, keep, acc[r]);
-}
-
-constexpr int kGemmRows = 8;  // activation rows per pass over the packed tile
-
-// Every activation row of x against a packed tile; `keep` masks the tile's rows past the matrix.
-template <class T>
-void gemm_packed(const Packed& p, int64_t nb, const QActs& x, float* out, size_t ldo, __mmask16 keep) {
-  const int64_t M = x.rows();
-  QRow rows[kGemmRows];
-  for (int64_t m0 = 0; m0 < M; m0 += kGemmRows) {
-    const int R = static_cast<int>(M - m0 < kGemmRows ? M - m0 : kGemmRows);
-    for (int r = 0; r < R; ++r) rows[r] = x.row(m0 + r);
-    float* o = out + m0 * ldo;
-    switch (R) {
-      case 1: gemm_rows<T, 1>(p, nb, rows, o, ldo, keep); break;
-      case 2: gemm_rows<T, 2>(p, nb, rows, o, ldo, keep); break;
-      case 3: gemm_rows<T, 3>(p, nb, rows, o, ldo, keep); break;
-      case 4: gemm_rows<T, 4>(p, nb, rows, o, ldo, keep); break;
-      case 5: gemm_rows<T, 5>(p, nb, rows, o, ldo, keep); break;
-      case 6: gemm_rows<T, 6>(p, nb, rows, o, ldo, keep); break;
-      case 7: gemm_rows<T, 7>(p, nb, rows, o, ldo, keep); break;
-      default: gemm_rows<T, 8>(p, nb, rows, o, ldo, keep); break;
-    }
-  }
-}
-
-// Two packed tiles (32 weight rows) against R ≤ 4 activation rows: each broadcast activation dword
-// meets both tiles' weight vectors, and the offset term and dx serve both.
-template <class T, int R>
-void gemm_rows2(const Packed (&p)[2], int64_t nb, const QRow* x, float* out, size_t ldo) {
-  constexpr int kParts = T::kGroups16 ? 2 : 1;
-  __m512 acc[2][R];
-  for (int t = 0; t < 2; ++t) {
+  __m512 acc[NT][R];
+  for (int t = 0; t < NT; ++t) {
     for (int r = 0; r < R; ++r) acc[t][r] = _mm512_setzero_ps();
   }
   for (int64_t b = 0; b < nb; ++b) {
-    __m512i i[2][kParts][R];
+    __m512i i[NT][kParts][R];
     for (int r = 0; r < R; ++r) {
+      __m512i o[kParts];  // −2^kShift·Σq: the offset of unsigned weights
       if constexpr (T::kGroups16) {
-        i[0][0][r] = i[1][0][r] = _mm512_set1_epi32(x[r].ns16[2 * b] << T::kShift);
-        i[0][kParts - 1][r] = i[1][kParts - 1][r] = _mm512_set1_epi32(x[r].ns16[2 * b + 1] << T::kShift);
+        o[0] = _mm512_set1_epi32(x[r].ns16[2 * b] << T::kShift);
+        o[kParts - 1] = _mm512_set1_epi32(x[r].ns16[2 * b + 1] << T::kShift);
       } else {
-        i[0][0][r] = i[1][0][r] = T::kShift > 0
-                                      ? _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) << T::kShift)
-                                      : _mm512_setzero_si512();
+        o[0] = T::kShift > 0 ? _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) << T::kShift)
+                             : _mm512_setzero_si512();
+      }
+      for (int t = 0; t < NT; ++t) {
+        for (int k = 0; k < kParts; ++k) i[t][k][r] = o[k];
       }
     }
 #pragma GCC unroll 8
     for (int g = 0; g < 8; ++g) {
-      const __m512i w0 = _mm512_load_si512(p[0].u + b * 512 + g * 64);
-      const __m512i w1 = _mm512_load_si512(p[1].u + b * 512 + g * 64);
+      __m512i w[NT];
+      for (int t = 0; t < NT; ++t) w[t] = _mm512_load_si512(p[t].u + b * 512 + g * 64);
       const int part = T::kGroups16 && g >= 4 ? kParts - 1 : 0;
       for (int r = 0; r < R; ++r) {
         int32_t q;
         __builtin_memcpy(&q, x[r].q + 32 * b + 4 * g, 4);
         const __m512i qb = _mm512_set1_epi32(q);
-        i[0][part][r] = _mm512_dpbusd_epi32(i[0][part][r], w0, qb);
-        i[1][part][r] = _mm512_dpbusd_epi32(i[1][part][r], w1, qb);
+        for (int t = 0; t < NT; ++t) i[t][part][r] = _mm512_dpbusd_epi32(i[t][part][r], w[t], qb);
       }
     }
     for (int r = 0; r < R; ++r) {
       const __m512 dx = _mm512_set1_ps(x[r].dl[8 * b]);
-      const __m512 ds = T::kMins ? _mm512_set1_ps(x[r].ds[b]) : _mm512_setzero_ps();
-      for (int t = 0; t < 2; ++t) {
-        acc[t][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i[t][0][r]), _mm512_mul_ps(_mm512_loadu_ps(p[t].s + b * 32), dx), acc[t][r]);
+      for (int t = 0; t < NT; ++t) {
+        const float* s = p[t].s + b * 32;
+        acc[t][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i[t][0][r]), _mm512_mul_ps(_mm512_loadu_ps(s), dx), acc[t][r]);
         if constexpr (T::kGroups16) {
-          acc[t][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i[t][kParts - 1][r]),
-                                      _mm512_mul_ps(_mm512_loadu_ps(p[t].s + b * 32 + 16), dx), acc[t][r]);
+          acc[t][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i[t][kParts - 1][r]), _mm512_mul_ps(_mm512_loadu_ps(s + 16), dx),
+                                      acc[t][r]);
         }
-        if constexpr (T::kMins) acc[t][r] = _mm512_fnmadd_ps(_mm512_loadu_ps(p[t].mins + b * 16), ds, acc[t][r]);
+        if constexpr (T::kMins) {
+          acc[t][r] = _mm512_fnmadd_ps(_mm512_loadu_ps(p[t].mins + b * 16), _mm512_set1_ps(x[r].ds[b]), acc[t][r]);
+        }
       }
     }
   }
   for (int r = 0; r < R; ++r) {
-    _mm512_storeu_ps(out + r * ldo, acc[0][r]);
-    _mm512_storeu_ps(out + r * ldo + 16, acc[1][r]);
+    for (int t = 0; t < NT; ++t) {
+      _mm512_mask_storeu_ps(out + r * ldo + 16 * t, t == NT - 1 ? keep : __mmask16{0xFFFF}, acc[t][r]);
+    }
   }
 }
 
-// Every activation row of x against two packed tiles (out, out + 16), 4 rows per pass.
-template <class T>
-void gemm_packed2(const Packed (&p)[2], int64_t nb, const QActs& x, float* out, size_t ldo) {
+// Every activation row of x against NT ≤ 2 packed tiles; `keep` masks the last tile's rows past
+// the matrix. Activation rows per pass: 8 with one tile, 4 with two (the accumulators of both
+// tiles then fill the registers as 8 rows of one do).
+template <class T, int NT>
+void gemm_packed(const Packed* p, int64_t nb, const QActs& x, float* out, size_t ldo, __mmask16 keep) {
+  constexpr int kRows = NT == 1 ? 8 : 4;
   const int64_t M = x.rows();
-  QRow rows[4];
-  for (int64_t m0 = 0; m0 < M; m0 += 4) {
-    const int R = static_cast<int>(M - m0 < 4 ? M - m0 : 4);
+  QRow rows[kRows];
+  for (int64_t m0 = 0; m0 < M; m0 += kRows) {
+    const int R = static_cast<int>(M - m0 < kRows ? M - m0 : kRows);
     for (int r = 0; r < R; ++r) rows[r] = x.row(m0 + r);
     float* o = out + m0 * ldo;
-    switch (R) {
-      case 1: gemm_rows2<T, 1>(p, nb, rows, o, ldo); break;
-      case 2: gemm_rows2<T, 2>(p, nb, rows, o, ldo); break;
-      case 3: gemm_rows2<T, 3>(p, nb, rows, o, ldo); break;
-      default: gemm_rows2<T, 4>(p, nb, rows, o, ldo); break;
-    }
+    [&]<int... I>(std::integer_sequence<int, I...>) {
+      ((R == I + 1 ? gemm_rows<T, NT, I + 1>(p, nb, rows, o, ldo, keep) : void()), ...);
+    }(std::make_integer_sequence<int, kRows>{});
   }
 }
 

@@ -417,7 +417,7 @@ void gemm(const uint8_t* w, size_t ldw, int64_t n, const QActs& x, int64_t K, fl
   // The scratch is 64-byte aligned by the caller; u blocks are 512 bytes.
   const Packed p = packed_view(scratch, nb);
   pack<T>(w, ldw, n, K, p);
-  gemm_packed<T>(p, nb, x, out, ldo, static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1));
+  gemm_packed<T, 1>(&p, nb, x, out, ldo, static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1));
 }
 
 // ---- float weights: f32 activations, 16 elements per step, masked tail ----

@@ -349,12 +349,12 @@ template <class T, void (*Unpack)(const uint8_t*, int64_t, const Packed&)>
 void gemm_tiles(const uint8_t* tile, size_t tile_bytes, int n, int64_t K, const QActs& x, float* out, size_t ldo,
                 uint8_t* scratch) {
   const int64_t nb = K / 32;
-  const Packed p[2] = {packed_view(scratch, nb), packed_view(scratch + nb * (512 + 3 * 64), nb)};
+  const Packed p[2] = {packed_view(scratch, nb), packed_view(scratch + packed_bytes(nb), nb)};
   for (int i = 0; i < n; ++i) Unpack(tile + i * tile_bytes, K, p[i]);
   if (n == 2) {
-    gemm_packed2<T>(p, nb, x, out, ldo);
+    gemm_packed<T, 2>(p, nb, x, out, ldo, 0xFFFF);
   } else {
-    gemm_packed<T>(p[0], nb, x, out, ldo, 0xFFFF);
+    gemm_packed<T, 1>(p, nb, x, out, ldo, 0xFFFF);
   }
 }
 
