@@ -103,20 +103,32 @@ Status fill_kv_synthetic(KvCache& kv, const ModelConfig& c, int64_t depth, uint6
   std::vector<uint8_t> chunk;
   for (int64_t l = 0; l < c.n_layers; ++l) {
     for (const TensorView& t : {kv.k(l), kv.v(l)}) {
-      const int64_t slots = std::min<int64_t>(t.shape[0], depth), hd = t.shape[2];
-      const int64_t rows = slots * t.shape[1];
+      const int64_t slots = std::min<int64_t>(t.shape[0], depth), nkv = t.shape[1], hd = t.shape[2];
       const size_t rb = row_size(t.dtype, hd);
-      const int64_t per_chunk = std::max<int64_t>(1, (int64_t{4} << 20) / static_cast<int64_t>(rb));
+      const size_t max_chunk = std::max<size_t>(rb, size_t{4} << 20);
       row.resize(hd);
-      for (int64_t r0 = 0; r0 < rows; r0 += per_chunk) {
-        const int64_t nr = std::min(per_chunk, rows - r0);
-        chunk.resize(nr * rb);
-        for (int64_t r = 0; r < nr; ++r) {
+      // Rows (slot s, head hk) head by head, uploaded in runs of adjacent bytes (a head's slots
+      // are one run in the cache's head-major storage).
+      size_t run_at = 0;
+      chunk.clear();
+      auto flush = [&]() {
+        const Status st = chunk.empty() ? OkStatus() : t.buffer->upload(run_at, chunk.data(), chunk.size());
+        chunk.clear();
+        return st;
+      };
+      for (int64_t hk = 0; hk < nkv; ++hk) {
+        for (int64_t s = 0; s < slots; ++s) {
+          const size_t at = t.row_offset(s * nkv + hk);
+          if (!chunk.empty() && (at != run_at + chunk.size() || chunk.size() + rb > max_chunk)) {
+            G12_RETURN_IF_ERROR(flush());
+          }
+          if (chunk.empty()) run_at = at;
           for (auto& x : row) x = nd(rng);
-          quantize_row(t.dtype, row.data(), chunk.data() + r * rb, hd);
+          chunk.resize(chunk.size() + rb);
+          quantize_row(t.dtype, row.data(), chunk.data() + chunk.size() - rb, hd);
         }
-        G12_RETURN_IF_ERROR(t.buffer->upload(t.offset + r0 * rb, chunk.data(), chunk.size()));
       }
+      G12_RETURN_IF_ERROR(flush());
     }
   }
   return kv.commit(0, depth, {});

@@ -12,6 +12,7 @@
 #include "core/backend.h"
 #include "core/ops.h"
 #include "core/quant.h"
+#include "model/kv_cache.h"
 
 namespace gemma12b::bench {
 namespace {
@@ -151,8 +152,8 @@ int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt199
     Stat ms;
     for (int r = -1; r < o.reps * 4; ++r) {
       const int c = (r + copies) % copies;
-      args.k = TensorView::contiguous(kvs[2 * c].get(), 0, DType::kF16, {a.S, a.Hkv, a.D});
-      args.v = TensorView::contiguous(kvs[2 * c + 1].get(), 0, DType::kF16, {a.S, a.Hkv, a.D});
+      args.k = KvCache::kv_view(kvs[2 * c].get(), DType::kF16, a.S, a.Hkv, a.D);  // the cache's layout
+      args.v = KvCache::kv_view(kvs[2 * c + 1].get(), DType::kF16, a.S, a.Hkv, a.D);
       const auto t0 = std::chrono::steady_clock::now();
       Status st = ops::attention(stream, out, args);
       if (st.ok()) st = stream.synchronize();

@@ -7,7 +7,6 @@
 #include "io/mapped_file.h"
 
 namespace gemma12b {
-
 StatusOr<std::unique_ptr<KvCache>> KvCache::create(const ModelConfig& c, Device& device,
                                                    const KvCacheOptions& o) {
   if (o.dtype != DType::kF32 && o.dtype != DType::kF16 && o.dtype != DType::kQ8_0) {
@@ -32,14 +31,21 @@ StatusOr<std::unique_ptr<KvCache>> KvCache::create(const ModelConfig& c, Device&
     G12_ASSIGN_OR_RETURN(L.k_buf, device.create_buffer(bytes));
     G12_ASSIGN_OR_RETURN(L.v_buf, device.create_buffer(bytes));
     G12_ASSIGN_OR_RETURN(L.meta_buf, device.create_buffer(2 * L.slots * sizeof(int32_t)));
-    L.k = TensorView::contiguous(L.k_buf.get(), 0, o.dtype, {L.slots, nkv, hd});
-    L.v = TensorView::contiguous(L.v_buf.get(), 0, o.dtype, {L.slots, nkv, hd});
+    L.k = kv_view(L.k_buf.get(), o.dtype, L.slots, nkv, hd);
+    L.v = kv_view(L.v_buf.get(), o.dtype, L.slots, nkv, hd);
     L.kpos = TensorView::contiguous(L.meta_buf.get(), 0, DType::kI32, {L.slots});
     L.kblock = TensorView::contiguous(L.meta_buf.get(), L.slots * sizeof(int32_t), DType::kI32, {L.slots});
     kv->bytes_ += 2 * bytes + 2 * L.slots * sizeof(int32_t);
   }
   G12_RETURN_IF_ERROR(kv->clear());
   return kv;
+}
+
+TensorView KvCache::kv_view(Buffer* buffer, DType dtype, int64_t slots, int64_t n_kv, int64_t head_dim) {
+  TensorView v = TensorView::contiguous(buffer, 0, dtype, {slots, n_kv, head_dim});
+  v.stride[0] = row_size(dtype, head_dim);
+  v.stride[1] = slots * v.stride[0];
+  return v;
 }
 
 Status KvCache::upload_meta(Layer& L) {
@@ -103,7 +109,8 @@ Status KvCache::copy_from(const KvCache& other) {
 }
 
 namespace {
-constexpr char kKvMagic[8] = {'G', '1', '2', 'K', 'V', 'C', 0, 1};  // format version 1
+// Format version 2: K and V per KV head (version 1 was slot-major).
+constexpr char kKvMagic[8] = {'G', '1', '2', 'K', 'V', 'C', 0, 2};
 struct KvFileHeader {
   char magic[8];
   uint64_t model_id;
@@ -130,15 +137,16 @@ Status KvCache::save(const std::string& path, uint64_t model_id) const {
   for (size_t l = 0; ok && l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     const int64_t used = used_slots(static_cast<int64_t>(l));
-    const size_t row = L.k_buf->size() / L.slots;
+    const size_t row = L.k.stride[0], head = L.k.stride[1];
     ok = std::fwrite(&used, sizeof used, 1, f.get()) == 1 &&
          std::fwrite(L.pos_host.data(), sizeof(int32_t), used, f.get()) == static_cast<size_t>(used) &&
          std::fwrite(L.block_host.data(), sizeof(int32_t), used, f.get()) == static_cast<size_t>(used);
     for (const Buffer* b : {L.k_buf.get(), L.v_buf.get()}) {
-      if (!ok) break;
-      staging.resize(used * row);
-      G12_RETURN_IF_ERROR(b->download(0, staging.data(), staging.size()));
-      ok = std::fwrite(staging.data(), 1, staging.size(), f.get()) == staging.size();
+      for (int64_t hk = 0; ok && hk < L.k.shape[1]; ++hk) {  // each head's slots [0, used)
+        staging.resize(used * row);
+        G12_RETURN_IF_ERROR(b->download(hk * head, staging.data(), staging.size()));
+        ok = std::fwrite(staging.data(), 1, staging.size(), f.get()) == staging.size();
+      }
     }
   }
   if (!ok || std::fflush(f.get()) != 0) return DataLoss("writing %s failed (disk full?)", path);
@@ -174,7 +182,7 @@ Status KvCache::load(const std::string& path, uint64_t model_id) {
   if (h.n_past < 0 || h.n_past > options_.n_ctx) return fail(DataLoss("%s: corrupt length %d", path, h.n_past));
   for (Layer& L : layers_) {
     int64_t used = 0;
-    const size_t row = L.k_buf->size() / L.slots;
+    const size_t row = L.k.stride[0], head = L.k.stride[1];
     if (!take(&used, sizeof used) || used < 0 || used > L.slots) return fail(DataLoss("%s is corrupt or truncated", path));
     L.pos_host.assign(L.slots, -1);
     L.block_host.assign(L.slots, -1);
@@ -187,10 +195,12 @@ Status KvCache::load(const std::string& path, uint64_t model_id) {
       }
     }
     for (Buffer* b : {L.k_buf.get(), L.v_buf.get()}) {
-      if (used * row > left) return fail(DataLoss("%s is truncated", path));
-      if (auto st = b->upload(0, p, used * row); !st.ok()) return fail(st);
-      p += used * row;
-      left -= used * row;
+      for (int64_t hk = 0; hk < L.k.shape[1]; ++hk) {
+        if (used * row > left) return fail(DataLoss("%s is truncated", path));
+        if (auto st = b->upload(hk * head, p, used * row); !st.ok()) return fail(st);
+        p += used * row;
+        left -= used * row;
+      }
     }
     if (auto st = upload_meta(L); !st.ok()) return fail(st);
   }

@@ -35,6 +35,13 @@ class KvCache {
   int64_t n_slots(int64_t layer) const { return layers_[layer].slots; }
   size_t bytes() const { return bytes_; }
 
+  // The view [slots, n_kv, head_dim] of a K or V buffer as the cache stores it: head-major,
+  // [n_kv, slots, head_dim] in memory, so each KV head's rows are contiguous and a decode step
+  // streams a head's keys and values as one run. (Slot-major storage put a sliding layer's
+  // consecutive keys of one head 4 KB apart, a stride the hardware prefetchers do not follow:
+  // `gemma12b-bench --ops --op attention`, sliding decode step 0.59 -> 0.34 ms on a Zen 5.)
+  static TensorView kv_view(Buffer* buffer, DType dtype, int64_t slots, int64_t n_kv, int64_t head_dim);
+
   // Forgets everything.
   Status clear();
   // Keeps positions [0, n) only. On sliding layers the ring must still hold the last `window`
@@ -54,7 +61,8 @@ class KvCache {
   int64_t slot_of(int64_t layer, int64_t pos) const {
     return pos % layers_[layer].slots;
   }
-  // Whole-cache views [slots, n_kv, head_dim] of K and V, and the i32 [slots] position/block arrays.
+  // Whole-cache views [slots, n_kv, head_dim] of K and V (see kv_view), and the i32 [slots]
+  // position/block arrays.
   TensorView k(int64_t layer) const { return layers_[layer].k; }
   TensorView v(int64_t layer) const { return layers_[layer].v; }
   TensorView kpos(int64_t layer) const { return layers_[layer].kpos; }

@@ -171,3 +171,31 @@ TEST_CASE("kv cache: copy_from makes an independent continuation point") {
   CHECK(!(*a)->truncate(2).ok());
   CHECK((*a)->truncate((*a)->n_past() - 2).ok());
 }
+
+TEST_CASE("kv cache: each KV head's slots are one contiguous run (what the CPU attention streams)") {
+  auto dev = cpu();
+  auto m = Model::load(golden_path("text/tiny-gemma4.gguf"), *dev);
+  REQUIRE(m.ok());
+  const ModelConfig& c = (*m)->config();
+  KvCacheOptions ko;
+  ko.n_ctx = 64;
+  ko.max_ubatch = 4;
+  for (DType t : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    ko.dtype = t;
+    auto kv = KvCache::create(c, *dev, ko);
+    REQUIRE(kv.ok());
+    bool multi_head = false;
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      for (const TensorView& v : {(*kv)->k(l), (*kv)->v(l)}) {
+        const int64_t slots = (*kv)->n_slots(l), nkv = c.kv_heads(l);
+        CHECK(v.shape[0] == slots);
+        CHECK(v.shape[1] == nkv);
+        CHECK(v.stride[0] == v.row_bytes());          // slot s + 1 follows slot s of the same head
+        CHECK(v.stride[1] == slots * v.row_bytes());  // head hk + 1 starts after head hk's slots
+        CHECK(v.row_offset(slots * nkv - 1) + v.row_bytes() == v.buffer->size());
+        multi_head |= nkv > 1;
+      }
+    }
+    CHECK(multi_head);  // the tiny model's sliding layers have several KV heads
+  }
+}
