@@ -246,6 +246,13 @@ TEST_CASE("op: attention with Dv != D and a longer cache") {
   // of 8 (added one by one).
   check_attention({1, 50, 4, 2, 20, 12, DType::kF16, 0, false, 0.21f, 609});
   check_attention({1, 90, 6, 2, 13, 29, DType::kF32, 0, false, 0.19f, 610});
+  // Lane-major row groups padded with zero query rows to a multiple of 16: R = 8 (a 4-row verify
+  // step on 2 heads per KV head), 24 and 56 (the 32-, 16-row tiles and the padded tail), with dims
+  // past the tiles' multiples.
+  check_attention({4, 90, 4, 2, 40, 24, DType::kF16, 0, false, 0.2f, 611});
+  check_attention({12, 60, 4, 2, 72, 20, DType::kF32, 16, true, 0.15f, 612});
+  check_attention({8, 77, 7, 1, 64, 32, DType::kQ8_0, 0, false, 0.12f, 613});
+  check_attention({8, 50, 7, 1, 37, 19, DType::kF16, 24, false, 0.18f, 614});
 }
 
 TEST_CASE("op: attention query with no visible key gives zeros") {
