@@ -104,6 +104,16 @@ TEST_CASE("KV load refuses other shapes, other models and damaged files") {
     CHECK(b->n_past() == 0);
   }
   CHECK(refused == tried);
+  // A file of the slot-major format version 1 (magic byte 7 = 1) is refused, not misread.
+  std::string v1 = bytes;
+  REQUIRE(v1.size() > 8);
+  CHECK(v1[7] == 2);
+  v1[7] = 1;
+  std::ofstream(cut, std::ios::binary).write(v1.data(), static_cast<std::streamsize>(v1.size()));
+  st = b->load(cut, 7);
+  CHECK(st.code() == absl::StatusCode::kDataLoss);
+  CHECK(st.message().find("format version") != std::string::npos);
+  CHECK(b->n_past() == 0);
   CHECK_FALSE(b->load("/nonexistent/kv.bin", 7).ok());
   REQUIRE(b->load(path, 7).ok());
   CHECK(b->n_past() == 5);
