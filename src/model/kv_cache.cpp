@@ -7,6 +7,7 @@
 #include "io/mapped_file.h"
 
 namespace gemma12b {
+
 StatusOr<std::unique_ptr<KvCache>> KvCache::create(const ModelConfig& c, Device& device,
                                                    const KvCacheOptions& o) {
   if (o.dtype != DType::kF32 && o.dtype != DType::kF16 && o.dtype != DType::kQ8_0) {
