@@ -6,31 +6,18 @@
 // multiply-add with the rows' scales times the block's dx serve all 8 rows. The file's layout
 // spends that per-block tail on every row: about 2.4x the instructions per weight.
 // Compiled with -mavx2 -mfma -mf16c; nothing inline from shared headers except the AVX2-only
-// gemm_avx2.h (see qdot_avx512.cpp).
+// gemm_avx2.h and the per-file copies of prefetch.h (see qdot_avx512.cpp).
 #include <immintrin.h>
 
 #include <type_traits>
 
 #include "cpu/gemm_avx2.h"
+#include "cpu/prefetch.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_rows.h"
 
 namespace gemma12b::cpu {
 namespace {
-
-// Bytes the decode kernel prefetches ahead of its tile stream.
-constexpr int kPrefetch = 4096;
-
-// Step k of n over a group of `lines` cache lines from t: prefetches its share of the lines
-// kPrefetch bytes ahead. Spread so, not issued all at once per group: a q4_k super-block's 36
-// prefetches in one burst held its decode to 1.3-1.7 ms per FFN matrix (1 row, 2 threads, from
-// DRAM); spread over its 8 blocks, 0.85-1.1. (q8_0's 17 per pair spread over its 16 vector steps
-// measured no different: left as one burst.)
-inline void prefetch_step(const uint8_t* t, int lines, int k, int n) {
-#pragma GCC unroll 9
-  for (int l = lines * k / n; l < lines * (k + 1) / n; ++l)
-    _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
-}
 
 // The 16 results of each of R activation rows (two 8-row halves) to out[r·ldo ..].
 template <int R>
@@ -240,7 +227,7 @@ void x16q8_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t l
   for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytesQ8) {
 #pragma GCC unroll 17
     for (int l = 0; l < kX16PairBytesQ8 / 64; ++l)
-      _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(t) + kX16Prefetch + 64 * l, _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const int64_t b = 2 * p + h;

@@ -3,32 +3,20 @@
 // dots of all 16 rows by 4 elements, and a block's scales (and q4_k's mins) of the 16 rows come as
 // one vector: the per-block work the file's layout repeats for every row is done once per 16.
 // Compiled with the flags of qdot_avx512.cpp; nothing inline from shared headers except the
-// AVX-512-only gemm_avx512.h and simd_avx512.h (see qdot_avx512.cpp).
+// AVX-512-only gemm_avx512.h and simd_avx512.h and the per-file copies of prefetch.h (see
+// qdot_avx512.cpp).
 #include <immintrin.h>
 
 #include <type_traits>
 #include <utility>
 
 #include "cpu/gemm_avx512.h"
+#include "cpu/prefetch.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_rows.h"
 
 namespace gemma12b::cpu {
 namespace {
-
-// Bytes the decode kernels prefetch ahead of their tile stream (one sequential stream per
-// thread; measured from DRAM on q4_0: without it ~75% of a plain read loop's bandwidth, with it
-// 92-94%).
-constexpr int kPrefetch = 4096;
-
-// Step k of n over a group of `lines` cache lines from t: prefetches its share of the lines
-// kPrefetch bytes ahead (spread over a super-block's sub-blocks: one burst of 36 held the AVX2
-// q4_k decode back, see x16_avx2.cpp).
-inline void prefetch_step(const uint8_t* t, int lines, int k, int n) {
-#pragma GCC unroll 9
-  for (int l = lines * k / n; l < lines * (k + 1) / n; ++l)
-    _mm_prefetch(reinterpret_cast<const char*>(t) + kPrefetch + 64 * l, _MM_HINT_T0);
-}
 
 inline __m512i bcast32(const int8_t* q, int g) {
   int32_t v;
