@@ -140,7 +140,7 @@ void nib_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ldo
     T::begin(t, st);
 #pragma GCC unroll 2
     for (int j = 0; j < T::kBlocks; ++j) {
-      prefetch_step(t, T::kGroupBytes / 64, j, T::kBlocks);
+      prefetch_step<R>(t, T::kGroupBytes / 64, j, T::kBlocks);
       const int64_t b = T::kBlocks * g + j;
       const uint8_t* nib = t + T::kHeader + 256 * j;
       __m256i s16[R][2];
@@ -227,7 +227,7 @@ void x16q8_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t l
   for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytesQ8) {
 #pragma GCC unroll 17
     for (int l = 0; l < kX16PairBytesQ8 / 64; ++l)
-      _mm_prefetch(reinterpret_cast<const char*>(t) + kX16Prefetch + 64 * l, _MM_HINT_T0);
+      X16Prefetch<R>::line(t + X16Prefetch<R>::kAhead + 64 * l);
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const int64_t b = 2 * p + h;
@@ -322,7 +322,7 @@ void x16q6_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t l
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) d[h] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 16 * h)));
     for (int j = 0; j < 8; ++j) {
-      prefetch_step(t, kX16SuperBytesQ6K / 64, j, 8);
+      prefetch_step<R>(t, kX16SuperBytesQ6K / 64, j, 8);
       const int64_t b = 8 * s + j;
       const uint8_t* sub = t + 288 + 384 * j;
       __m256i i32[R][2];

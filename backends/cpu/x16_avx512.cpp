@@ -58,7 +58,7 @@ void q4_0_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ld
   const int64_t pairs = K / 64;
   for (int64_t p = 0; p < pairs; ++p, t += kX16PairBytes) {
     for (int h = 0; h < 2; ++h) {
-      prefetch_step(t, kX16PairBytes / 64, h, 2);
+      prefetch_step<R>(t, kX16PairBytes / 64, h, 2);
       const int64_t b = 2 * p + h;
       const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 * h)));
       __m512i dot[R];
@@ -88,7 +88,7 @@ void q8_0_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ld
       for (int r = 0; r < R; ++r) dot[r] = _mm512_set1_epi32((x[r].ns16[2 * b] + x[r].ns16[2 * b + 1]) * 128);
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
-        prefetch_step(t, kX16PairBytesQ8 / 64, 8 * h + c, 16);
+        prefetch_step<R>(t, kX16PairBytesQ8 / 64, 8 * h + c, 16);
         const __m512i u = _mm512_xor_si512(load(t + 64 + 512 * h + 64 * c), flip);
         for (int r = 0; r < R; ++r) dot[r] = _mm512_dpbusd_epi32(dot[r], u, bcast32(x[r].q + 32 * b, c));
       }
@@ -135,7 +135,7 @@ void q4_k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ld
     const Q4KScales sc(t);
     auto sub = [&](auto jc) {
       constexpr int J = decltype(jc)::value;
-      prefetch_step(t, kX16SuperBytesQ4K / 64, J, 8);
+      prefetch_step<R>(t, kX16SuperBytesQ4K / 64, J, 8);
       const int64_t b = 8 * s + J;
       __m512i dot[R];
       for (int r = 0; r < R; ++r) dot[r] = _mm512_setzero_si512();
@@ -192,7 +192,7 @@ void q6_k_pass(const uint8_t* t, int64_t K, const QRow* x, float* out, size_t ld
   for (int64_t s = 0; s < supers; ++s, t += kX16SuperBytesQ6K) {
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)));
     for (int j = 0; j < 8; ++j) {
-      prefetch_step(t, kX16SuperBytesQ6K / 64, j, 8);
+      prefetch_step<R>(t, kX16SuperBytesQ6K / 64, j, 8);
       const int64_t b = 8 * s + j;
       const uint8_t* sub = t + 288 + 384 * j;
       const __m512i top[2] = {q6_top_bits(sub, 0), q6_top_bits(sub, 1)};
