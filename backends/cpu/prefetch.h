@@ -23,7 +23,8 @@ inline void prefetch_t1(const void* p) { asm volatile("prefetcht1 %0" : : "m"(*s
 // ~1.4-2.6x longer per byte, so lines fetched into L1 4 KB ahead arrive too late to hide the
 // misses (4 rows of q4_0, 1 thread, from DRAM: 2.4-2.9 ms per FFN matrix against 1.35 in L2);
 // 8 KB ahead into L2, where more misses can be in flight, they do: 1.47-1.55 ms. (One row with
-// the L2 hint: the same in that microbenchmark, 3-10% slower per decode step end to end.)
+// the L2 hint: the same in that microbenchmark, 4-16% slower per decode step end to end in 3
+// interleaved pairs.)
 template <int R>
 struct X16Prefetch {
   static constexpr int kAhead = R == 1 ? 4096 : 8192;
