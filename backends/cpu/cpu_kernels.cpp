@@ -259,10 +259,15 @@ Status get_rows(const Op& op, ThreadPool& pool) {
   }
   const int64_t D = table.dim(1);
   const float s = op.params.scale;
+  // A weight the device copied into x16 tiles (the tied embedding) is read from the copy: the
+  // file's pages were let go after the copy and stay out of resident memory.
+  const auto* wb = dynamic_cast<const CpuWeightBuffer*>(table.buffer);
+  if (wb != nullptr && wb->tiles_for(table) == nullptr) wb = nullptr;
   pool.parallel_for(n_ids, [&](int64_t b, int64_t e, int) {
+    std::vector<uint8_t> scratch(wb != nullptr ? table.row_bytes() : 0);
     for (int64_t t = b; t < e; ++t) {
       auto* o = reinterpret_cast<float*>(d.host_row(t));
-      dequantize_row(table.dtype, table.host_row(ids[t]), o, D);
+      dequantize_row(table.dtype, wb != nullptr ? wb->row(ids[t], scratch.data()) : table.host_row(ids[t]), o, D);
       for (int64_t i = 0; i < D; ++i) o[i] *= s;
     }
   });

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 
@@ -20,7 +21,7 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
   std::unique_ptr<CpuWeightBuffer> b(new CpuWeightBuffer(device, ptr, bytes, dtype, rows, cols));
   const size_t row_bytes = row_size(dtype, cols);
   const X16PackFn pack = x16_pack(dtype);
-  const bool packable = pack != nullptr && kernels.x16(dtype) != nullptr && cols % 64 == 0 && rows >= kX16Rows &&
+  const bool packable = pack != nullptr && x16_unpack(dtype) != nullptr && kernels.x16(dtype) != nullptr && cols % 64 == 0 && rows >= kX16Rows &&
                         bytes >= static_cast<size_t>(rows) * row_bytes;
   if (!packable) return b;
   const int64_t tiles = rows / kX16Rows;
@@ -39,6 +40,7 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
   ::madvise(m, b->tiles_bytes_, MADV_HUGEPAGE);  // advisory (no measured effect on this host's decode)
 #endif
   b->tiles_ = static_cast<uint8_t*>(m);
+  b->unpack_ = x16_unpack(dtype);
   const auto* src = static_cast<const uint8_t*>(ptr);
   uint8_t* dst = b->tiles_;
   // In batches of about kBatchBytes of the file; after each, the whole prefix copied so far is
@@ -71,12 +73,33 @@ Status CpuWeightBuffer::download(size_t offset, void* dst, size_t n) const {
   if (offset > bytes_ || n > bytes_ - offset) {
     return InvalidArgument("buffer access [%d, +%d) outside a buffer of %d bytes", offset, n, bytes_);
   }
-  if (n) std::memcpy(dst, static_cast<const uint8_t*>(ptr_) + offset, n);
+  const auto* src = static_cast<const uint8_t*>(ptr_);
+  auto* out = static_cast<uint8_t*>(dst);
+  const size_t tiled = tiles_ != nullptr ? tiles_bytes_ : 0;  // the copied rows' bytes come first
+  if (offset < tiled) {
+    const size_t row_bytes = row_size(dtype_, cols_);
+    std::vector<uint8_t> scratch(row_bytes);
+    while (n > 0 && offset < tiled) {
+      const int64_t r = static_cast<int64_t>(offset / row_bytes);
+      const size_t in_row = offset - static_cast<size_t>(r) * row_bytes;
+      const size_t take = std::min(n, row_bytes - in_row);
+      std::memcpy(out, row(r, scratch.data()) + in_row, take);
+      out += take, offset += take, n -= take;
+    }
+  }
+  if (n) std::memcpy(out, src + offset, n);
   return OkStatus();
 }
 
 Status CpuWeightBuffer::copy_from(const Buffer&, size_t, size_t, size_t) {
   return absl::FailedPreconditionError("cpu: a wrapped weight buffer is read-only");
+}
+
+const uint8_t* CpuWeightBuffer::row(int64_t r, uint8_t* scratch) const {
+  const size_t row_bytes = row_size(dtype_, cols_);
+  if (tiles_ == nullptr || r >= full_tiles() * kX16Rows) return static_cast<const uint8_t*>(ptr_) + r * row_bytes;
+  unpack_(tiles_ + (r / kX16Rows) * (kX16Rows * row_bytes), cols_, static_cast<int>(r % kX16Rows), scratch);
+  return scratch;
 }
 
 const uint8_t* CpuWeightBuffer::tiles_for(const TensorView& v) const {

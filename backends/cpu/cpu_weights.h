@@ -39,6 +39,11 @@ class CpuWeightBuffer final : public Buffer {
   // and reshapes read the file's layout); nullptr otherwise. Tile t covers rows 16t..16t+15.
   const uint8_t* tiles_for(const TensorView& v) const;
   int64_t full_tiles() const { return rows_ / kX16Rows; }
+  // Row r of the matrix in the file's layout: unpacked from its tile into `scratch` (row_size
+  // bytes) when the row has been copied, so that the file's released pages are not faulted back in
+  // (for the 12B's 566 MB embedding table, each looked-up token would map a 2 MB folio); the
+  // file's bytes otherwise. r must be in [0, rows).
+  const uint8_t* row(int64_t r, uint8_t* scratch) const;
 
  private:
   CpuWeightBuffer(Device& device, void* ptr, size_t bytes, DType dtype, int64_t rows, int64_t cols)
@@ -49,6 +54,7 @@ class CpuWeightBuffer final : public Buffer {
   DType dtype_;
   int64_t rows_, cols_;
   uint8_t* tiles_ = nullptr;  // anonymous mapping of tiles_bytes_
+  X16UnpackFn unpack_ = nullptr;
   size_t tiles_bytes_ = 0;
 };
 

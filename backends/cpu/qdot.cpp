@@ -251,6 +251,100 @@ void pack_q6_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile) {
   }
 }
 
+// The inverses: row j of a tile back into the file's layout (a bit permutation each way).
+namespace {
+
+uint32_t load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+template <class Block, int QB>
+void unpack_x16_row(const uint8_t* tile, int64_t K, int j, uint8_t* row) {
+  constexpr int64_t kPair = 2 * 32 + 2 * kX16Rows * QB;
+  auto* out = reinterpret_cast<Block*>(row);
+  for (int64_t b = 0; b < K / 32; ++b) {
+    const uint8_t* pair = tile + (b / 2) * kPair;
+    const uint8_t* quants = pair + 64 + kX16Rows * QB * (b % 2);
+    std::memcpy(&out[b].d, pair + 32 * (b % 2) + 2 * j, 2);
+    for (int c = 0; c < QB / 4; ++c) std::memcpy(out[b].qs + 4 * c, quants + 64 * c + 4 * j, 4);
+  }
+}
+
+void unpack_q4_0_x16_row(const uint8_t* tile, int64_t K, int j, uint8_t* row) {
+  unpack_x16_row<BlockQ4_0, 16>(tile, K, j, row);
+}
+
+void unpack_q8_0_x16_row(const uint8_t* tile, int64_t K, int j, uint8_t* row) {
+  unpack_x16_row<BlockQ8_0, 32>(tile, K, j, row);
+}
+
+void unpack_q4_k_x16_row(const uint8_t* tile, int64_t K, int j, uint8_t* row) {
+  for (int64_t s = 0; s < K / 256; ++s) {
+    const uint8_t* sb = tile + s * kX16SuperBytesQ4K;
+    BlockQ4_K& blk = reinterpret_cast<BlockQ4_K*>(row)[s];
+    std::memcpy(&blk.d, sb + 2 * j, 2);
+    std::memcpy(&blk.dmin, sb + 32 + 2 * j, 2);
+    for (int word = 0; word < 3; ++word) std::memcpy(blk.scales + 4 * word, sb + 64 + 64 * word + 4 * j, 4);
+    std::memset(blk.qs, 0, sizeof(blk.qs));
+    for (int sub = 0; sub < 8; ++sub) {
+      uint8_t* qs = blk.qs + 32 * (sub / 2);
+      const int shift = 4 * (sub % 2);
+      for (int c = 0; c < 4; ++c) {
+        const uint32_t d = load32(sb + 256 + 256 * sub + 64 * c + 4 * j);
+        const uint32_t a = load32(qs + 4 * c) | (d & 0x0F0F0F0Fu) << shift;
+        const uint32_t b = load32(qs + 16 + 4 * c) | (d >> 4 & 0x0F0F0F0Fu) << shift;
+        std::memcpy(qs + 4 * c, &a, 4);
+        std::memcpy(qs + 16 + 4 * c, &b, 4);
+      }
+    }
+  }
+}
+
+void unpack_q6_k_x16_row(const uint8_t* tile, int64_t K, int j, uint8_t* row) {
+  for (int64_t s = 0; s < K / 256; ++s) {
+    const uint8_t* sb = tile + s * kX16SuperBytesQ6K;
+    BlockQ6_K& blk = reinterpret_cast<BlockQ6_K*>(row)[s];
+    std::memcpy(&blk.d, sb + 2 * j, 2);
+    for (int g = 0; g < 16; ++g) blk.scales[g] = static_cast<int8_t>(sb[32 + 16 * g + j]);
+    std::memset(blk.ql, 0, sizeof(blk.ql));
+    std::memset(blk.qh, 0, sizeof(blk.qh));
+    for (int sub = 0; sub < 8; ++sub) {
+      const int half = sub / 4, k = sub % 4;
+      uint8_t* ql = blk.ql + 64 * half + 32 * (k % 2);
+      uint8_t* qh = blk.qh + 32 * half;
+      const uint8_t* nib = sb + 288 + 384 * sub;
+      const uint8_t* top = nib + 256 + 64 * (j / 8) + 4 * (j % 8);
+      auto add = [](uint8_t* p, int l, uint32_t bits) {
+        const uint32_t v = load32(p + l) | bits;
+        std::memcpy(p + l, &v, 4);
+      };
+      for (int c = 0; c < 4; ++c) {
+        const uint32_t v = load32(nib + 64 * c + 4 * j);
+        add(ql, 4 * c, (v & 0x0F0F0F0Fu) << (4 * (k / 2)));
+        add(ql, 16 + 4 * c, (v >> 4 & 0x0F0F0F0Fu) << (4 * (k / 2)));
+      }
+      for (int part = 0; part < 2; ++part) {
+        const uint32_t v = load32(top + 32 * part);
+        for (int c = 0; c < 4; ++c) add(qh, 16 * part + 4 * c, (v >> (2 * c) & 0x03030303u) << (2 * k));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+X16UnpackFn x16_unpack(DType t) {
+  switch (t) {
+    case DType::kQ4_0: return &unpack_q4_0_x16_row;
+    case DType::kQ8_0: return &unpack_q8_0_x16_row;
+    case DType::kQ4_K: return &unpack_q4_k_x16_row;
+    case DType::kQ6_K: return &unpack_q6_k_x16_row;
+    default: return nullptr;
+  }
+}
+
 X16PackFn x16_pack(DType t) {
   switch (t) {
     case DType::kQ4_0: return &pack_q4_0_x16;

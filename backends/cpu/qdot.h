@@ -127,6 +127,10 @@ void pack_q6_k_x16(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 // The pack function of an x16 type (q4_0, q8_0, q4_k, q6_k); nullptr for any other.
 using X16PackFn = void (*)(const uint8_t* w, size_t ldw, int64_t K, uint8_t* tile);
 X16PackFn x16_pack(DType t);
+// Row j (< 16) of a tile of K columns back into the file's layout (row_size(t, K) bytes at row):
+// how get_rows and Buffer::download read a packed weight once the file's pages are let go.
+using X16UnpackFn = void (*)(const uint8_t* tile, int64_t K, int j, uint8_t* row);
+X16UnpackFn x16_unpack(DType t);
 // out[r·ldo + j] = row j of the tile · x[r], for R ≤ kMaxRows activation rows and all 16 rows.
 using X16DotFn = void (*)(const uint8_t* tile, int64_t K, const QRow* x, int R, float* out, size_t ldo);
 // The same for all rows of x (prefill), through the GEMM kernel's scratch (gemm_scratch_bytes), for

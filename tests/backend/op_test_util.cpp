@@ -219,13 +219,17 @@ TensorView Env::upload(const HostTensor& t) {
   return place(t.dtype, t.shape, t.bytes.data(), 0);
 }
 
-TensorView Env::wrap_weight(const HostTensor& t) {
+TensorView Env::wrap_weight(const HostTensor& t, bool scribble_copied) {
   REQUIRE(t.shape.size() == 2);
   if (!target_.device->caps().host_memory) return upload(t);
   wrapped_.push_back(std::make_unique<std::vector<uint8_t>>(t.bytes));
   std::vector<uint8_t>& host = *wrapped_.back();
   auto buf = target_.device->wrap_weight(host.data(), host.size(), t.dtype, t.shape[0], t.shape[1]);
   REQUIRE_MESSAGE(buf.ok(), buf.status().ToString());
+  if (scribble_copied && (*buf)->holds_copy()) {
+    const size_t copied = static_cast<size_t>(t.shape[0] / 16 * 16) * row_size(t.dtype, t.shape[1]);
+    for (size_t i = 0; i < copied; ++i) host[i] = static_cast<uint8_t>(0x5A ^ (i * 131));
+  }
   TensorView v = TensorView::contiguous(buf->get(), 0, t.dtype, 2, t.shape.data());
   slots_.push_back(Slot{std::move(*buf), 0, host.size()});  // no guards: the device only reads it
   return v;

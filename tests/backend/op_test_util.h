@@ -97,8 +97,11 @@ class Env {
 
   TensorView upload(const HostTensor& t);
   // A matmul weight as models load them (Device::wrap_weight over host memory this Env keeps
-  // alive); an upload on devices without host memory.
-  TensorView wrap_weight(const HostTensor& t);
+  // alive); an upload on devices without host memory. With `scribble_copied`, once the device
+  // reports a copy (Buffer::holds_copy) the source bytes of its full 16-row tiles (cpu/qdot.h) are
+  // overwritten with garbage, as if the file's released pages were gone: whatever still reads them
+  // shows up as wrong values.
+  TensorView wrap_weight(const HostTensor& t, bool scribble_copied = false);
   // A fresh tensor whose bytes are all `fill` (0xFF: f32 NaN, so unwritten outputs show).
   TensorView alloc(DType dtype, std::vector<int64_t> shape, uint8_t fill = 0xFF);
   // The view's rows, packed (works for strided views).
