@@ -31,6 +31,7 @@ class CpuDevice final : public HostDevice {
   CpuDevice(int n_threads, cpu::Isa isa, bool exact, bool file_layout)
       : pool_(n_threads), ctx_{pool_, cpu::kernels(isa), exact}, file_layout_(file_layout) {
     caps_.int_dot = isa != cpu::Isa::kScalar;
+    caps_.host_threads = pool_.n_threads();
   }
   std::string_view name() const override { return "cpu"; }
   StatusOr<std::unique_ptr<Buffer>> wrap_weight(void* ptr, size_t bytes, DType dtype, int64_t rows, int64_t cols,

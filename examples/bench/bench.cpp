@@ -371,7 +371,7 @@ StatusOr<BenchResult> run_bench(const BenchOptions& o) {
       const RgbImage img = test_image(1920, 1344);
       for (int i = 0; i < o.reps; ++i) {
         t0 = Clock::now();
-        G12_ASSIGN_OR_RETURN(ImagePatches p, image_to_patches(img, 280));
+        G12_ASSIGN_OR_RETURN(ImagePatches p, image_to_patches(img, 280, emb->host_threads()));
         const double prep = 1e3 * secs(t0);
         G12_ASSIGN_OR_RETURN(std::vector<float> rows, emb->embed_image(p));
         r.image_prep_ms.v.push_back(prep);

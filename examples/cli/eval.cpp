@@ -117,7 +117,7 @@ int eval(const std::map<std::string, std::string>& v) {
         if (type == "image") {
           auto img = g::decode_image_file(file);
           if (!img.ok()) return fail(std::string(img.status().message()));
-          auto patches = g::image_to_patches(*img, budget);
+          auto patches = g::image_to_patches(*img, budget, emb->host_threads());
           if (!patches.ok()) return fail(std::string(patches.status().message()));
           auto r = emb->embed_image(*patches);
           if (!r.ok()) return fail(std::string(r.status().message()));

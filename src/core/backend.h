@@ -44,6 +44,9 @@ struct DeviceCaps {
   bool host_memory = false;  // buffers are plain host memory (weights can be wrapped, not copied)
   bool fp16 = false;         // fast f16 arithmetic
   bool int_dot = false;      // int8 dot products
+  // CPU threads the device computes with (the CPU device's pool; 1 for a GPU): host-side work
+  // around its ops, such as resizing an image, may use as many.
+  int host_threads = 1;
 };
 
 struct MemoryInfo {

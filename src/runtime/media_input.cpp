@@ -43,7 +43,7 @@ MediaBlock make_block(std::vector<float> rows, int64_t n_rows, bool bidirectiona
 
 StatusOr<MediaBlock> image_block(Embedders& emb, const RgbImage& image, int budget) {
   if (!emb.has_vision()) return InvalidArgument("the multimodal projector has no vision embedder");
-  G12_ASSIGN_OR_RETURN(ImagePatches patches, image_to_patches(image, budget));
+  G12_ASSIGN_OR_RETURN(ImagePatches patches, image_to_patches(image, budget, emb.host_threads()));
   G12_ASSIGN_OR_RETURN(std::vector<float> rows, emb.embed_image(patches));
   return make_block(std::move(rows), patches.n, /*bidirectional=*/true, /*audio=*/false);
 }

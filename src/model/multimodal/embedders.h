@@ -24,6 +24,8 @@ class Embedders {
   bool has_vision() const { return has_vision_; }
   bool has_audio() const { return has_audio_; }
   int64_t n_embd() const { return n_embd_; }  // rows produced (= the decoder's d_model)
+  // CPU threads for preprocessing (image_to_patches) next to this device's work.
+  int host_threads() const { return device_->caps().host_threads; }
 
   // [n, n_embd] rows for the decoder (inserted unscaled).
   StatusOr<std::vector<float>> embed_image(const ImagePatches& patches);

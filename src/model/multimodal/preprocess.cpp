@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
+#include <vector>
 
 namespace gemma12b {
 
@@ -67,7 +69,23 @@ Taps make_taps(int in, int out) {
 
 }  // namespace
 
-RgbImage resize_bicubic_aa(const RgbImage& in, int ow, int oh) {
+namespace {
+
+// fn(begin, end) over [0, n) in `threads` contiguous parts, the calling thread taking the first.
+// Each output row is computed the same way whatever the split, so the result does not depend on
+// the thread count.
+template <class F>
+void split_rows(int n, int threads, const F& fn) {
+  threads = std::clamp(threads, 1, std::max(1, n / 16));  // at least 16 rows a part
+  std::vector<std::thread> extra;
+  for (int t = 1; t < threads; ++t) extra.emplace_back([&, t] { fn(n * t / threads, n * (t + 1) / threads); });
+  fn(0, n / threads);
+  for (std::thread& th : extra) th.join();
+}
+
+}  // namespace
+
+RgbImage resize_bicubic_aa(const RgbImage& in, int ow, int oh, int threads) {
   // Horizontal pass, then vertical pass, each rounded and clipped to 8 bits: the intermediate is
   // an 8-bit image in PIL's ImagingResample and torchvision's uint8 antialias kernel (a float
   // intermediate would carry bicubic overshoot at hard edges into the second pass).
@@ -77,44 +95,48 @@ RgbImage resize_bicubic_aa(const RgbImage& in, int ow, int oh) {
   // the vertical pass over whole rows of the intermediate (a loop the compiler vectorises).
   const size_t in_row = static_cast<size_t>(in.width) * 3, mid_row = static_cast<size_t>(ow) * 3;
   std::vector<float> tmp(static_cast<size_t>(in.height) * mid_row);
-  std::vector<double> row(in_row);
-  for (int y = 0; y < in.height; ++y) {
-    const uint8_t* src = &in.pixels[y * in_row];
-    for (size_t i = 0; i < in_row; ++i) row[i] = src[i];
-    float* dst = &tmp[y * mid_row];
-    for (int x = 0; x < ow; ++x) {
-      const double* w = tx.w[x].data();
-      const double* p = &row[static_cast<size_t>(tx.first[x]) * 3];
-      double a0 = 0.0, a1 = 0.0, a2 = 0.0;
-      for (size_t k = 0; k < tx.w[x].size(); ++k) {
-        a0 += w[k] * p[3 * k];
-        a1 += w[k] * p[3 * k + 1];
-        a2 += w[k] * p[3 * k + 2];
+  split_rows(in.height, threads, [&](int y0, int y1) {
+    std::vector<double> row(in_row);
+    for (int y = y0; y < y1; ++y) {
+      const uint8_t* src = &in.pixels[y * in_row];
+      for (size_t i = 0; i < in_row; ++i) row[i] = src[i];
+      float* dst = &tmp[y * mid_row];
+      for (int x = 0; x < ow; ++x) {
+        const double* w = tx.w[x].data();
+        const double* p = &row[static_cast<size_t>(tx.first[x]) * 3];
+        double a0 = 0.0, a1 = 0.0, a2 = 0.0;
+        for (size_t k = 0; k < tx.w[x].size(); ++k) {
+          a0 += w[k] * p[3 * k];
+          a1 += w[k] * p[3 * k + 1];
+          a2 += w[k] * p[3 * k + 2];
+        }
+        dst[3 * x] = static_cast<float>(std::clamp(std::floor(a0 + 0.5), 0.0, 255.0));
+        dst[3 * x + 1] = static_cast<float>(std::clamp(std::floor(a1 + 0.5), 0.0, 255.0));
+        dst[3 * x + 2] = static_cast<float>(std::clamp(std::floor(a2 + 0.5), 0.0, 255.0));
       }
-      dst[3 * x] = static_cast<float>(std::clamp(std::floor(a0 + 0.5), 0.0, 255.0));
-      dst[3 * x + 1] = static_cast<float>(std::clamp(std::floor(a1 + 0.5), 0.0, 255.0));
-      dst[3 * x + 2] = static_cast<float>(std::clamp(std::floor(a2 + 0.5), 0.0, 255.0));
     }
-  }
+  });
   RgbImage out;
   out.width = ow;
   out.height = oh;
   out.pixels.resize(static_cast<size_t>(oh) * mid_row);
-  std::vector<double> acc(mid_row);
-  for (int y = 0; y < oh; ++y) {
-    std::fill(acc.begin(), acc.end(), 0.0);
-    for (size_t k = 0; k < ty.w[y].size(); ++k) {
-      const double w = ty.w[y][k];
-      const float* src = &tmp[(ty.first[y] + k) * mid_row];
-      for (size_t i = 0; i < mid_row; ++i) acc[i] += w * src[i];
+  split_rows(oh, threads, [&](int y0, int y1) {
+    std::vector<double> acc(mid_row);
+    for (int y = y0; y < y1; ++y) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (size_t k = 0; k < ty.w[y].size(); ++k) {
+        const double w = ty.w[y][k];
+        const float* src = &tmp[(ty.first[y] + k) * mid_row];
+        for (size_t i = 0; i < mid_row; ++i) acc[i] += w * src[i];
+      }
+      uint8_t* dst = &out.pixels[y * mid_row];
+      for (size_t i = 0; i < mid_row; ++i) dst[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[i]), 0.0, 255.0));
     }
-    uint8_t* dst = &out.pixels[y * mid_row];
-    for (size_t i = 0; i < mid_row; ++i) dst[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[i]), 0.0, 255.0));
-  }
+  });
   return out;
 }
 
-StatusOr<ImagePatches> image_to_patches(const RgbImage& image, int budget) {
+StatusOr<ImagePatches> image_to_patches(const RgbImage& image, int budget, int threads) {
   if (image.width <= 0 || image.height <= 0) {
     return InvalidArgument("image is empty (%dx%d pixels)", image.width, image.height);
   }
@@ -125,7 +147,7 @@ StatusOr<ImagePatches> image_to_patches(const RgbImage& image, int budget) {
   G12_ASSIGN_OR_RETURN(auto size, image_target_size(image.width, image.height, budget));
   const RgbImage resized = (size.first == image.width && size.second == image.height)
                                ? image
-                               : resize_bicubic_aa(image, size.first, size.second);
+                               : resize_bicubic_aa(image, size.first, size.second, threads);
   ImagePatches p;
   p.grid_w = resized.width / kPatchPixels;
   p.grid_h = resized.height / kPatchPixels;

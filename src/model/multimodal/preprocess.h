@@ -24,8 +24,10 @@ bool valid_image_budget(int budget);  // 70, 140, 280, 560, 1120
 StatusOr<std::pair<int, int>> image_target_size(int width, int height, int budget);
 
 // Bicubic (a = -0.5) resize with antialiasing when downscaling (torchvision's
-// antialias=True), rounding to 8 bits like a uint8 tensor.
-RgbImage resize_bicubic_aa(const RgbImage& in, int out_width, int out_height);
+// antialias=True), rounding to 8 bits like a uint8 tensor. Rows are split between `threads`
+// threads (started for the call; the same bytes for any count): 1920x1344 -> 960x672 takes ~30
+// ms on one Zen 5 core.
+RgbImage resize_bicubic_aa(const RgbImage& in, int out_width, int out_height, int threads = 1);
 
 struct ImagePatches {
   int64_t n = 0;                 // soft tokens = (W/48) * (H/48)
@@ -34,8 +36,8 @@ struct ImagePatches {
   std::vector<int32_t> pos_x, pos_y;  // [n]
 };
 
-// Resizes (when needed) and patchifies `image` for `budget` soft tokens.
-StatusOr<ImagePatches> image_to_patches(const RgbImage& image, int budget);
+// Resizes (when needed, with `threads` threads) and patchifies `image` for `budget` soft tokens.
+StatusOr<ImagePatches> image_to_patches(const RgbImage& image, int budget, int threads = 1);
 
 // Frames [n, 640] of 16 kHz mono audio (n = ceil(samples / 640), tail zero-padded).
 StatusOr<std::vector<float>> audio_to_frames(const std::vector<float>& samples_16k, int64_t* n_frames);
