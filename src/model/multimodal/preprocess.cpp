@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -78,8 +79,14 @@ template <class F>
 void split_rows(int n, int threads, const F& fn) {
   threads = std::clamp(threads, 1, std::max(1, n / 16));  // at least 16 rows a part
   std::vector<std::thread> extra;
-  for (int t = 1; t < threads; ++t) extra.emplace_back([&, t] { fn(n * t / threads, n * (t + 1) / threads); });
+  int t = 1;
+  try {
+    for (; t < threads; ++t) extra.emplace_back([&, t] { fn(n * t / threads, n * (t + 1) / threads); });
+  } catch (const std::system_error&) {
+    // No thread to be had: the parts not handed out run here.
+  }
   fn(0, n / threads);
+  for (; t < threads; ++t) fn(n * t / threads, n * (t + 1) / threads);
   for (std::thread& th : extra) th.join();
 }
 
