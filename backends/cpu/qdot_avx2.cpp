@@ -196,10 +196,40 @@ void fdot_r(const uint8_t* w, const float* const* x, int64_t K, float* out) {
   }
 }
 
+// W weight rows at once (see qdot_avx512.cpp's fdot_w; W = 2 keeps the 2·R accumulators and
+// operands within the 16 ymm registers). Each output sums in the same order as fdot_r.
+template <DType kT, int R, int W>
+void fdot_w(const uint8_t* w, size_t ldw, const float* const* x, int64_t K, float* out, size_t ldo) {
+  __m256 acc[W][R];
+  for (int i = 0; i < W; ++i) {
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm256_setzero_ps();
+  }
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 wv[W];
+    for (int i = 0; i < W; ++i) wv[i] = load_w8<kT>(w + i * ldw, k);
+    for (int r = 0; r < R; ++r) {
+      const __m256 xv = _mm256_loadu_ps(x[r] + k);
+      for (int i = 0; i < W; ++i) acc[i][r] = _mm256_fmadd_ps(wv[i], xv, acc[i][r]);
+    }
+  }
+  for (int i = 0; i < W; ++i) {
+    for (int r = 0; r < R; ++r) {
+      float s = hsum256(acc[i][r]);
+      for (int64_t j = k; j < K; ++j) s += load_w1<kT>(w + i * ldw, j) * x[r][j];
+      out[r * ldo + i] = s;
+    }
+  }
+}
+
 template <DType kT>
 void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R, int64_t K, float* out, size_t ldo) {
   with_rows(R, [&](auto rc) {
-    each_row(R, w, ldw, n, out, ldo, [&](const uint8_t* wj, float* o) { fdot_r<kT, rc.value>(wj, x, K, o); });
+    constexpr int kR = decltype(rc)::value;
+    int64_t j = 0;
+    for (; j + 2 <= n; j += 2) fdot_w<kT, kR, 2>(w + j * ldw, ldw, x, K, out + j, ldo);
+    each_row(kR, w + j * ldw, ldw, n - j, out + j, ldo,
+             [&](const uint8_t* wj, float* o) { fdot_r<kT, kR>(wj, x, K, o); });
   });
 }
 

@@ -193,8 +193,9 @@ TEST_CASE("op: matmul, every weight dtype, every CPU path") {
   uint32_t seed = 1;
   for (DType wt : types) {
     const int64_t block = dtype_traits(wt).block_size;
-    // K = 96: a q4_0/q8_0 row that is not a whole number of 64-element chunks (no int8 path).
-    for (int64_t K : {64, 96, 192, 256, 512}) {
+    // K = 96: a q4_0/q8_0 row that is not a whole number of 64-element chunks (no int8 path);
+    // K = 37 and 200: float rows with a tail past the last full vector (8 and 16 elements).
+    for (int64_t K : {37, 64, 96, 192, 200, 256, 512}) {
       if (K % block != 0) continue;  // k-quants need K % 256 == 0
       // M covers every remainder of the 4-row chunks the int8 and float row kernels take.
       for (int64_t M : {1, 2, 3, 5, 8, 37}) {
