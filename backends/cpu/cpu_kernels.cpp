@@ -61,7 +61,8 @@ class MatmulCache {
     if (engine_ != nullptr) dnnl_engine_destroy(engine_);
   }
 
-  bool run(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const float* w, float* out, int64_t ldo) {
+  bool run(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const float* w, float* out,
+           int64_t ldo) {
     if (engine_ == nullptr && dnnl_engine_create(&engine_, dnnl_cpu, 0) != dnnl_success) engine_ = nullptr;
     if (engine_ != nullptr && stream_ == nullptr &&
         dnnl_stream_create(&stream_, engine_, dnnl_stream_default_flags) != dnnl_success) {
@@ -79,7 +80,8 @@ class MatmulCache {
         entries_.erase(entries_.begin());
       }
       dnnl_memory_desc_t xd, wd, od;
-      const dnnl_dims_t xdims = {M, K}, xstr = {ldx, 1}, wdims = {K, N}, wstr = {1, K}, odims = {M, N}, ostr = {ldo, 1};
+      const dnnl_dims_t xdims = {M, K}, xstr = {ldx, 1}, wdims = {K, N}, wstr = {1, K}, odims = {M, N},
+                        ostr = {ldo, 1};
       dnnl_matmul_desc_t md;
       dnnl_primitive_desc_t pd = nullptr;
       dnnl_primitive_t prim = nullptr;
@@ -102,7 +104,8 @@ class MatmulCache {
               dnnl_memory_create(&om, &e->od, engine_, out) == dnnl_success;
     if (ok) {
       const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, om}};
-      ok = dnnl_primitive_execute(e->prim, stream_, 3, args) == dnnl_success && dnnl_stream_wait(stream_) == dnnl_success;
+      ok = dnnl_primitive_execute(e->prim, stream_, 3, args) == dnnl_success &&
+           dnnl_stream_wait(stream_) == dnnl_success;
     }
     for (dnnl_memory_t m : {xm, wm, om}) {
       if (m != nullptr) dnnl_memory_destroy(m);
@@ -290,7 +293,8 @@ Status matmul(const Op& op, const Context& ctx) {
     auto* out = reinterpret_cast<float*>(d.host_data());
     // f32 weights are read in place, all rows at once; others are converted a panel at a time.
     const bool in_place = w.dtype == DType::kF32 && w.is_contiguous();
-    const int64_t panel = in_place ? N : std::max<int64_t>(16, std::min<int64_t>(N, (1 << 22) / std::max<int64_t>(K, 1)));
+    const int64_t panel =
+        in_place ? N : std::max<int64_t>(16, std::min<int64_t>(N, (1 << 22) / std::max<int64_t>(K, 1)));
     std::vector<float> wbuf(in_place ? 0 : panel * K);
     for (int64_t n0 = 0; n0 < N; n0 += panel) {
       const int64_t nn = std::min(panel, N - n0);
@@ -348,7 +352,8 @@ Status get_rows(const Op& op, ThreadPool& pool) {
     std::vector<uint8_t> scratch(wb != nullptr ? table.row_bytes() : 0);
     for (int64_t t = b; t < e; ++t) {
       auto* o = reinterpret_cast<float*>(d.host_row(t));
-      dequantize_row(table.dtype, wb != nullptr ? wb->row(ids[t], scratch.data()) : table.host_row(ids[t]), o, D);
+      dequantize_row(table.dtype, wb != nullptr ? wb->row(ids[t], scratch.data()) : table.host_row(ids[t]), o,
+                     D);
       for (int64_t i = 0; i < D; ++i) o[i] *= s;
     }
   });

@@ -21,8 +21,8 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
   std::unique_ptr<CpuWeightBuffer> b(new CpuWeightBuffer(device, ptr, bytes, dtype, rows, cols));
   const size_t row_bytes = row_size(dtype, cols);
   const X16PackFn pack = x16_pack(dtype);
-  const bool packable = pack != nullptr && x16_unpack(dtype) != nullptr && kernels.x16(dtype) != nullptr && cols % 64 == 0 && rows >= kX16Rows &&
-                        bytes >= static_cast<size_t>(rows) * row_bytes;
+  const bool packable = pack != nullptr && x16_unpack(dtype) != nullptr && kernels.x16(dtype) != nullptr &&
+                        cols % 64 == 0 && rows >= kX16Rows && bytes >= static_cast<size_t>(rows) * row_bytes;
   if (!packable) return b;
   const int64_t tiles = rows / kX16Rows;
   const size_t tile_bytes = kX16Rows * row_bytes;
@@ -97,7 +97,9 @@ Status CpuWeightBuffer::copy_from(const Buffer&, size_t, size_t, size_t) {
 
 const uint8_t* CpuWeightBuffer::row(int64_t r, uint8_t* scratch) const {
   const size_t row_bytes = row_size(dtype_, cols_);
-  if (tiles_ == nullptr || r >= full_tiles() * kX16Rows) return static_cast<const uint8_t*>(ptr_) + r * row_bytes;
+  if (tiles_ == nullptr || r >= full_tiles() * kX16Rows) {
+    return static_cast<const uint8_t*>(ptr_) + r * row_bytes;
+  }
   unpack_(tiles_ + (r / kX16Rows) * (kX16Rows * row_bytes), cols_, static_cast<int>(r % kX16Rows), scratch);
   return scratch;
 }

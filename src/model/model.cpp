@@ -125,12 +125,12 @@ Status Model::bind(const std::function<const TensorInfo*(const TensorSpec&)>& fi
       const MappedFile& file = *info->mapping;
       const size_t base = info->offset;
       size_t copied = 0;
-      G12_ASSIGN_OR_RETURN(auto buf, device_->wrap_weight(const_cast<uint8_t*>(info->data()), info->nbytes,
-                                                          info->dtype, s.shape[0], s.shape[1],
-                                                          [&file, base, &copied](size_t o, size_t n) {
-                                                            file.release(base + o, n);
-                                                            copied = std::max(copied, o + n);
-                                                          }));
+      G12_ASSIGN_OR_RETURN(
+          auto buf, device_->wrap_weight(const_cast<uint8_t*>(info->data()), info->nbytes, info->dtype,
+                                         s.shape[0], s.shape[1], [&file, base, &copied](size_t o, size_t n) {
+                                           file.release(base + o, n);
+                                           copied = std::max(copied, o + n);
+                                         }));
       if (copied > 0) released.push_back({&file, base, copied});  // reported as growing prefixes
       *s.slot = TensorView::contiguous(buf.get(), 0, info->dtype, 2, s.shape.data());
       buffers_.push_back(std::move(buf));

@@ -342,17 +342,19 @@ TEST_CASE("op: get_rows and download of a wrapped weight read its copy, not the 
         for (size_t k = 0; k < ids.size(); ++k) {
           for (int64_t i = 0; i < D; ++i) bad += got[k * D + i] != tf[ids[k] * D + i] * 0.5f;
         }
-        CHECK_MESSAGE(bad == 0, t.name, " ", dname(dt), " D=", D, ": ", bad, " values differ from the table's rows");
+        CHECK_MESSAGE(bad == 0, t.name, " ", dname(dt), " D=", D, ": ", bad,
+                      " values differ from the table's rows");
         if (tv.buffer->holds_copy()) {
           // Every byte, and a range that starts and ends inside rows and crosses into the tail.
           std::vector<uint8_t> back(table.bytes.size());
           REQUIRE(tv.buffer->download(0, back.data(), back.size()).ok());
-          CHECK_MESSAGE(back == table.bytes, t.name, " ", dname(dt), ": download differs from the file's bytes");
+          CHECK_MESSAGE(back == table.bytes, t.name, " ", dname(dt),
+                        ": download differs from the file's bytes");
           const size_t rb = row_size(dt, D), from = 46 * rb + 7, n = 3 * rb + 11;
           std::vector<uint8_t> part(n);
           REQUIRE(tv.buffer->download(from, part.data(), n).ok());
-          CHECK_MESSAGE(std::equal(part.begin(), part.end(), table.bytes.begin() + from), t.name, " ", dname(dt),
-                        ": a partial download differs");
+          CHECK_MESSAGE(std::equal(part.begin(), part.end(), table.bytes.begin() + from), t.name, " ",
+                        dname(dt), ": a partial download differs");
         }
       }
     }

@@ -137,7 +137,9 @@ RgbImage resize_bicubic_aa(const RgbImage& in, int ow, int oh, int threads) {
         for (size_t i = 0; i < mid_row; ++i) acc[i] += w * src[i];
       }
       uint8_t* dst = &out.pixels[y * mid_row];
-      for (size_t i = 0; i < mid_row; ++i) dst[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[i]), 0.0, 255.0));
+      for (size_t i = 0; i < mid_row; ++i) {
+        dst[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[i]), 0.0, 255.0));
+      }
     }
   });
   return out;
