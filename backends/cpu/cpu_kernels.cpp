@@ -52,7 +52,8 @@ float dot(const float* a, const float* b, int64_t n) {
 // matrix with strides {1, K}): its brgemm kernels run 9-11% faster than dnnl_sgemm at the
 // embedders' shapes (280 x 6912 x 3840: 66.7 vs 74.9 ms, 280 x 3840 x 3840: 38.1 vs 41.8, 2
 // threads, Zen 5). Primitives are kept per thread for the last few shapes (creating one JITs
-// code); nullptr when oneDNN cannot make one, and the caller falls back to dnnl_sgemm.
+// code); run() returns false when oneDNN cannot make or run one, and the caller falls back to
+// dnnl_sgemm.
 class MatmulCache {
  public:
   ~MatmulCache() {
@@ -63,12 +64,16 @@ class MatmulCache {
 
   bool run(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const float* w, float* out,
            int64_t ldo) {
-    if (engine_ == nullptr && dnnl_engine_create(&engine_, dnnl_cpu, 0) != dnnl_success) engine_ = nullptr;
-    if (engine_ != nullptr && stream_ == nullptr &&
-        dnnl_stream_create(&stream_, engine_, dnnl_stream_default_flags) != dnnl_success) {
-      stream_ = nullptr;
+    if (stream_ == nullptr) {
+      if (engine_ == nullptr && dnnl_engine_create(&engine_, dnnl_cpu, 0) != dnnl_success) {
+        engine_ = nullptr;
+        return false;
+      }
+      if (dnnl_stream_create(&stream_, engine_, dnnl_stream_default_flags) != dnnl_success) {
+        stream_ = nullptr;
+        return false;
+      }
     }
-    if (stream_ == nullptr) return false;
     const std::array<int64_t, 5> key = {M, N, K, ldx, ldo};
     Entry* e = nullptr;
     for (Entry& c : entries_) {
@@ -349,7 +354,8 @@ Status get_rows(const Op& op, ThreadPool& pool) {
   const auto* wb = dynamic_cast<const CpuWeightBuffer*>(table.buffer);
   if (wb != nullptr && wb->tiles_for(table) == nullptr) wb = nullptr;
   pool.parallel_for(n_ids, [&](int64_t b, int64_t e, int) {
-    std::vector<uint8_t> scratch(wb != nullptr ? table.row_bytes() : 0);
+    thread_local std::vector<uint8_t> scratch;  // one unpacked row; grows once, not per decode step
+    if (wb != nullptr && scratch.size() < table.row_bytes()) scratch.resize(table.row_bytes());
     for (int64_t t = b; t < e; ++t) {
       auto* o = reinterpret_cast<float*>(d.host_row(t));
       dequantize_row(table.dtype, wb != nullptr ? wb->row(ids[t], scratch.data()) : table.host_row(ids[t]), o,
