@@ -40,7 +40,6 @@ StatusOr<std::unique_ptr<CpuWeightBuffer>> CpuWeightBuffer::create(Device& devic
   ::madvise(m, b->tiles_bytes_, MADV_HUGEPAGE);  // advisory (no measured effect on this host's decode)
 #endif
   b->tiles_ = static_cast<uint8_t*>(m);
-  b->unpack_ = x16_unpack(dtype);
   const auto* src = static_cast<const uint8_t*>(ptr);
   uint8_t* dst = b->tiles_;
   // In batches of about kBatchBytes of the file; after each, the whole prefix copied so far is
@@ -100,7 +99,8 @@ const uint8_t* CpuWeightBuffer::row(int64_t r, uint8_t* scratch) const {
   if (tiles_ == nullptr || r >= full_tiles() * kX16Rows) {
     return static_cast<const uint8_t*>(ptr_) + r * row_bytes;
   }
-  unpack_(tiles_ + (r / kX16Rows) * (kX16Rows * row_bytes), cols_, static_cast<int>(r % kX16Rows), scratch);
+  x16_unpack(dtype_)(tiles_ + (r / kX16Rows) * (kX16Rows * row_bytes), cols_, static_cast<int>(r % kX16Rows),
+                     scratch);
   return scratch;
 }
 

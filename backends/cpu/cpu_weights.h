@@ -54,7 +54,6 @@ class CpuWeightBuffer final : public Buffer {
   DType dtype_;
   int64_t rows_, cols_;
   uint8_t* tiles_ = nullptr;  // anonymous mapping of tiles_bytes_
-  X16UnpackFn unpack_ = nullptr;
   size_t tiles_bytes_ = 0;
 };
 
