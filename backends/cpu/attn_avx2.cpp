@@ -10,11 +10,14 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cpu/attn_q8_generic.h"
 #include "cpu/qdot.h"
 #include "cpu/simd_avx2.h"
 
 namespace gemma12b::cpu {
 namespace {
+
+inline float h2f_f16c(uint16_t h) { return _cvtsh_ss(h); }
 
 // 8 elements of a K/V row from element i as f32.
 inline __m256 load_kv8(const void* p, bool f16, int64_t i) {
@@ -26,15 +29,32 @@ inline __m256 load_kv8(const void* p, bool f16, int64_t i) {
 
 // ---- head-major: G query heads x a block of keys, vectors along the head dim ----
 
-inline float load_kv1(const void* p, bool f16, int64_t i) {
-  return f16 ? _cvtsh_ss(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+// Element i (q8_0: the block's scale times its int8, the product dequantize_row forms).
+inline float load_row1(const void* p, KvRow t, int64_t i) {
+  if (t == KvRow::kQ8_0) {
+    const uint8_t* blk = static_cast<const uint8_t*>(p) + 34 * (i / 32);
+    uint16_t h;
+    __builtin_memcpy(&h, blk, 2);
+    return _cvtsh_ss(h) * static_cast<float>(static_cast<int8_t>(blk[2 + i % 32]));
+  }
+  return t == KvRow::kF16 ? _cvtsh_ss(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+
+// Elements [i, i + 8) (q8_0: all inside one block, i % 32 ≤ 24).
+inline __m256 load_row8(const void* p, KvRow t, int64_t i) {
+  if (t != KvRow::kQ8_0) return load_kv8(p, t == KvRow::kF16, i);
+  const uint8_t* blk = static_cast<const uint8_t*>(p) + 34 * (i / 32);
+  uint16_t h;
+  __builtin_memcpy(&h, blk, 2);
+  const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + i % 32)));
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(h)));
 }
 
 // Scores of GT heads x JT keys, in GT·JT registers over D: each key chunk is loaded (and
 // converted from f16) once per GT heads, each query chunk once per JT keys; dims past the last
 // multiple of 8 are added one by one.
 template <int GT, int JT>
-void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds,
+void attn_dot_tile(const float* q, int64_t D, const void* const* k, KvRow kt, float* s, int lds,
                    RowPrefetcher& pf) {
   __m256 acc[GT][JT];
   for (int g = 0; g < GT; ++g) {
@@ -43,7 +63,7 @@ void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, fl
   const int64_t D8 = D / 8 * 8;
   for (int64_t i = 0; i < D8; i += 8) {
     __m256 kv[JT];
-    for (int j = 0; j < JT; ++j) kv[j] = load_kv8(k[j], f16, i);
+    for (int j = 0; j < JT; ++j) kv[j] = load_row8(k[j], kt, i);
     pf.step();
     for (int g = 0; g < GT; ++g) {
       const __m256 qv = _mm256_loadu_ps(q + g * D + i);
@@ -53,32 +73,32 @@ void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, fl
   for (int g = 0; g < GT; ++g) {
     for (int j = 0; j < JT; ++j) {
       float sum = hsum256(acc[g][j]);
-      for (int64_t i = D8; i < D; ++i) sum += q[g * D + i] * load_kv1(k[j], f16, i);
+      for (int64_t i = D8; i < D; ++i) sum += q[g * D + i] * load_row1(k[j], kt, i);
       s[g * lds + j] = sum;
     }
   }
 }
 
 template <int GT, int JT>
-void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, bool f16, float* s, int lds,
+void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, KvRow kt, float* s, int lds,
                     RowPrefetcher& pf) {
   int j = 0;
-  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT>(q, D, k + j, f16, s + j, lds, pf);
-  for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, f16, s + j, lds, pf);
+  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT>(q, D, k + j, kt, s + j, lds, pf);
+  for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, kt, s + j, lds, pf);
 }
 
 // Keys per score tile of GT heads: GT·JT accumulators, JT key chunks and a query chunk.
 constexpr int dot_keys(int GT) { return GT >= 4 ? 2 : GT >= 2 ? 4 : 6; }
 
-void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s, int lds,
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, KvRow kt, float* s, int lds,
               const AttnPrefetch& prefetch) {
   // pf.step() runs once per 8 dims of a tile; the first head group's tile count sets the pace.
   const int jt = dot_keys(G >= 4 ? 4 : G >= 2 ? 2 : 1);
   RowPrefetcher pf(prefetch, (n + jt - 1) / jt * (D / 8));
   int g = 0;
-  for (; g + 4 <= G; g += 4) attn_dot_heads<4, dot_keys(4)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
-  for (; g + 2 <= G; g += 2) attn_dot_heads<2, dot_keys(2)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
-  for (; g < G; ++g) attn_dot_heads<1, dot_keys(1)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  for (; g + 4 <= G; g += 4) attn_dot_heads<4, dot_keys(4)>(q + g * D, D, k, n, kt, s + g * lds, lds, pf);
+  for (; g + 2 <= G; g += 2) attn_dot_heads<2, dot_keys(2)>(q + g * D, D, k, n, kt, s + g * lds, lds, pf);
+  for (; g < G; ++g) attn_dot_heads<1, dot_keys(1)>(q + g * D, D, k, n, kt, s + g * lds, lds, pf);
   pf.finish();
 }
 
@@ -86,14 +106,14 @@ void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, boo
 // stays in registers for the whole block of keys and is stored once.
 template <int GT, int CT>
 void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, const void* const* v, int n,
-                    bool f16, RowPrefetcher& pf) {
+                    KvRow kt, RowPrefetcher& pf) {
   __m256 a[GT][CT];
   for (int g = 0; g < GT; ++g) {
     for (int c = 0; c < CT; ++c) a[g][c] = _mm256_loadu_ps(acc + g * D + i0 + 8 * c);
   }
   for (int j = 0; j < n; ++j) {
     __m256 vv[CT];
-    for (int c = 0; c < CT; ++c) vv[c] = load_kv8(v[j], f16, i0 + 8 * c);
+    for (int c = 0; c < CT; ++c) vv[c] = load_row8(v[j], kt, i0 + 8 * c);
     pf.step();
     for (int g = 0; g < GT; ++g) {
       const __m256 pg = _mm256_broadcast_ss(p + g * ldp + j);
@@ -109,30 +129,30 @@ void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, 
 constexpr int axpy_chunks(int GT) { return GT >= 4 ? 2 : GT >= 2 ? 4 : 6; }
 
 template <int GT>
-void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
+void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, KvRow kt,
                      RowPrefetcher& pf) {
   constexpr int CT = axpy_chunks(GT);
   const int64_t D8 = D / 8 * 8;
   int64_t i = 0;
-  for (; i + 8 * CT <= D8; i += 8 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, f16, pf);
-  for (; i < D8; i += 8) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, f16, pf);
+  for (; i + 8 * CT <= D8; i += 8 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, kt, pf);
+  for (; i < D8; i += 8) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, kt, pf);
   for (; i < D; ++i) {  // dims past the last multiple of 8
     for (int j = 0; j < n; ++j) {
-      const float vv = load_kv1(v[j], f16, i);
+      const float vv = load_row1(v[j], kt, i);
       for (int g = 0; g < GT; ++g) acc[g * D + i] += p[g * ldp + j] * vv;
     }
   }
 }
 
-void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, KvRow kt,
                const AttnPrefetch& prefetch) {
   // pf.step() runs once per key of a tile; the first head group's tile count sets the pace.
   const int64_t dims = 8 * axpy_chunks(G >= 4 ? 4 : G >= 2 ? 2 : 1);
   RowPrefetcher pf(prefetch, (D + dims - 1) / dims * n);
   int g = 0;
-  for (; g + 4 <= G; g += 4) attn_axpy_heads<4>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
-  for (; g + 2 <= G; g += 2) attn_axpy_heads<2>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
-  for (; g < G; ++g) attn_axpy_heads<1>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
+  for (; g + 4 <= G; g += 4) attn_axpy_heads<4>(acc + g * D, D, p + g * ldp, ldp, v, n, kt, pf);
+  for (; g + 2 <= G; g += 2) attn_axpy_heads<2>(acc + g * D, D, p + g * ldp, ldp, v, n, kt, pf);
+  for (; g < G; ++g) attn_axpy_heads<1>(acc + g * D, D, p + g * ldp, ldp, v, n, kt, pf);
   pf.finish();
 }
 
@@ -169,6 +189,13 @@ inline void stage_kv(const void* p, bool f16, int64_t i, int64_t D, float* dst) 
              : f16      ? _cvtsh_ss(static_cast<const uint16_t*>(p)[i + t])
                         : static_cast<const float*>(p)[i + t];
   }
+}
+
+// stage_kv for a value row of any KvRow type.
+inline void stage_v(const void* p, KvRow t, int64_t i, int64_t D, float* dst) {
+  if (t != KvRow::kQ8_0) return stage_kv(p, t == KvRow::kF16, i, D, dst);
+  if (D - i >= 8 && i % 32 <= 24) return _mm256_store_ps(dst, load_row8(p, t, i));  // inside one block
+  for (int64_t e = 0; e < 8; ++e) dst[e] = i + e >= D ? 0.0f : load_row1(p, t, i + e);
 }
 
 constexpr int kVecs = kAttnLanes / 8;  // vectors per 16 query rows
@@ -262,7 +289,7 @@ void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
 // dot_lanes_tile), the two weight vectors loaded once and each staged element broadcast once.
 template <int IT>
 void axpy_lanes_tile(float* acc, int R, int64_t D, int64_t i0, const float* f, const float* p,
-                     const void* const* v, bool f16, int n, RowPrefetcher& pf) {
+                     const void* const* v, KvRow vt, int n, RowPrefetcher& pf) {
   __m256 a[IT][kVecs];
   const __m256 f0 = _mm256_loadu_ps(f), f1 = _mm256_loadu_ps(f + 8);
 #pragma GCC unroll 8
@@ -272,9 +299,9 @@ void axpy_lanes_tile(float* acc, int R, int64_t D, int64_t i0, const float* f, c
   }
   constexpr int kAhead = 4;
   alignas(32) float st[2 * kAhead][8];
-  for (int j = 0; j < std::min(n, kAhead); ++j) stage_kv(v[j], f16, i0, D, st[j]);
+  for (int j = 0; j < std::min(n, kAhead); ++j) stage_v(v[j], vt, i0, D, st[j]);
   for (int j = 0; j < n; ++j) {
-    if (j + kAhead < n) stage_kv(v[j + kAhead], f16, i0, D, st[(j + kAhead) % (2 * kAhead)]);
+    if (j + kAhead < n) stage_v(v[j + kAhead], vt, i0, D, st[(j + kAhead) % (2 * kAhead)]);
     const float* cur = st[j % (2 * kAhead)];
     pf.step();
     const __m256 p0 = _mm256_loadu_ps(p + j * R), p1 = _mm256_loadu_ps(p + j * R + 8);
@@ -293,15 +320,15 @@ void axpy_lanes_tile(float* acc, int R, int64_t D, int64_t i0, const float* f, c
 }
 
 void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v,
-                     bool f16, int n, const AttnPrefetch& prefetch) {
+                     KvRow vt, int n, const AttnPrefetch& prefetch) {
   // pf.step() runs once per key of a tile; the first 16 rows' tile count sets the pace.
   RowPrefetcher pf(prefetch, (D + kTile - 1) / kTile * n);
   for (int r = 0; r < R; r += kAttnLanes) {
     int64_t i = 0;
     for (; i + kTile <= D; i += kTile)
-      axpy_lanes_tile<kTile>(acc + i * R + r, R, D, i, f + r, s + r, v, f16, n, pf);
-    for (; i + 2 <= D; i += 2) axpy_lanes_tile<2>(acc + i * R + r, R, D, i, f + r, s + r, v, f16, n, pf);
-    for (; i < D; ++i) axpy_lanes_tile<1>(acc + i * R + r, R, D, i, f + r, s + r, v, f16, n, pf);
+      axpy_lanes_tile<kTile>(acc + i * R + r, R, D, i, f + r, s + r, v, vt, n, pf);
+    for (; i + 2 <= D; i += 2) axpy_lanes_tile<2>(acc + i * R + r, R, D, i, f + r, s + r, v, vt, n, pf);
+    for (; i < D; ++i) axpy_lanes_tile<1>(acc + i * R + r, R, D, i, f + r, s + r, v, vt, n, pf);
   }
   pf.finish();
 }
@@ -315,6 +342,7 @@ void set_attention_avx2(Kernels* k) {
   k->attn_dot_lanes = &attn_dot_lanes;
   k->attn_softmax_lanes = &attn_softmax_lanes;
   k->attn_axpy_lanes = &attn_axpy_lanes;
+  k->attn_dot_lanes_q8 = &lanes_q8::attn_dot_lanes_q8<&h2f_f16c>;  // attn_q8_generic.h, vectorized by the compiler
 }
 
 }  // namespace gemma12b::cpu

@@ -19,10 +19,37 @@ inline __m512 load_kv(const void* p, bool f16, int64_t i, __mmask16 m) {
   return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
 }
 
+// Elements [i0, i0 + 16) (lanes m) of a K/V row of type VT as f32. q8_0: the block's scale times
+// its int8s (the product dequantize_row forms); a range that crosses into the next block takes
+// its lanes from there and their scale with them.
+template <KvRow VT>
+inline __m512 load_v(const void* p, int64_t i0, __mmask16 m) {
+  if constexpr (VT != KvRow::kQ8_0) {
+    return load_kv(p, VT == KvRow::kF16, i0, m);
+  } else {
+    const uint8_t* blk = static_cast<const uint8_t*>(p) + 34 * (i0 >> 5);
+    const int64_t n0 = 32 - (i0 & 31);  // lanes left in this block
+    uint16_t h;
+    __builtin_memcpy(&h, blk, 2);
+    __m512 d = _mm512_set1_ps(_cvtsh_ss(h));
+    __m128i q = _mm_maskz_loadu_epi8(m, blk + 2 + (i0 & 31));
+    if (n0 < 16) {
+      const __mmask16 m1 = m & static_cast<__mmask16>(0xFFFFu << n0);
+      if (m1 != 0) {
+        // Lane l ≥ n0 is element l − n0 of the next block, whose int8s start at blk + 36.
+        q = _mm_mask_loadu_epi8(_mm_maskz_mov_epi8(static_cast<__mmask16>(~m1), q), m1, blk + 36 - n0);
+        __builtin_memcpy(&h, blk + 34, 2);
+        d = _mm512_mask_blend_ps(m1, d, _mm512_set1_ps(_cvtsh_ss(h)));
+      }
+    }
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d);
+  }
+}
+
 // Scores of GT heads x JT keys, accumulated in GT·JT registers over D: each key chunk is loaded
 // (and converted from f16) once per GT heads, each query chunk once per JT keys.
-template <int GT, int JT>
-void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, float* s, int lds, RowPrefetcher& pf) {
+template <int GT, int JT, KvRow VT>
+void attn_dot_tile(const float* q, int64_t D, const void* const* k, float* s, int lds, RowPrefetcher& pf) {
   __m512 acc[GT][JT];
   for (int g = 0; g < GT; ++g) {
     for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_setzero_ps();
@@ -30,7 +57,7 @@ void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, fl
   for (int64_t i = 0; i < D; i += 16) {
     const __mmask16 m = head_mask(D, i);
     __m512 kv[JT];
-    for (int j = 0; j < JT; ++j) kv[j] = load_kv(k[j], f16, i, m);
+    for (int j = 0; j < JT; ++j) kv[j] = load_v<VT>(k[j], i, m);
     pf.step();
     for (int g = 0; g < GT; ++g) {
       const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + i);
@@ -42,34 +69,43 @@ void attn_dot_tile(const float* q, int64_t D, const void* const* k, bool f16, fl
   }
 }
 
-template <int GT, int JT>
-void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, bool f16, float* s, int lds,
-                    RowPrefetcher& pf) {
+template <int GT, int JT, KvRow VT>
+void attn_dot_heads(const float* q, int64_t D, const void* const* k, int n, float* s, int lds, RowPrefetcher& pf) {
   int j = 0;
-  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT>(q, D, k + j, f16, s + j, lds, pf);
-  for (; j < n; ++j) attn_dot_tile<GT, 1>(q, D, k + j, f16, s + j, lds, pf);
+  for (; j + JT <= n; j += JT) attn_dot_tile<GT, JT, VT>(q, D, k + j, s + j, lds, pf);
+  for (; j < n; ++j) attn_dot_tile<GT, 1, VT>(q, D, k + j, s + j, lds, pf);
 }
 
 // Keys per score tile of GT heads (GT·JT accumulators).
 constexpr int dot_keys(int GT) { return GT >= 4 ? 4 : 8; }
 
-void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s, int lds,
-              const AttnPrefetch& prefetch) {
+template <KvRow VT>
+void attn_dot_rows(const float* q, int G, int64_t D, const void* const* k, int n, float* s, int lds,
+                   const AttnPrefetch& prefetch) {
   // pf.step() runs once per 16 dims of a tile; the first head group's tile count sets the pace.
   const int jt = dot_keys(G >= 4 ? 4 : G >= 2 ? 2 : 1);
   RowPrefetcher pf(prefetch, (n + jt - 1) / jt * ((D + 15) / 16));
   int g = 0;
-  for (; g + 4 <= G; g += 4) attn_dot_heads<4, dot_keys(4)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
-  for (; g + 2 <= G; g += 2) attn_dot_heads<2, dot_keys(2)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
-  for (; g < G; ++g) attn_dot_heads<1, dot_keys(1)>(q + g * D, D, k, n, f16, s + g * lds, lds, pf);
+  for (; g + 4 <= G; g += 4) attn_dot_heads<4, dot_keys(4), VT>(q + g * D, D, k, n, s + g * lds, lds, pf);
+  for (; g + 2 <= G; g += 2) attn_dot_heads<2, dot_keys(2), VT>(q + g * D, D, k, n, s + g * lds, lds, pf);
+  for (; g < G; ++g) attn_dot_heads<1, dot_keys(1), VT>(q + g * D, D, k, n, s + g * lds, lds, pf);
   pf.finish();
+}
+
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, KvRow kt, float* s, int lds,
+              const AttnPrefetch& prefetch) {
+  switch (kt) {
+    case KvRow::kF32: return attn_dot_rows<KvRow::kF32>(q, G, D, k, n, s, lds, prefetch);
+    case KvRow::kF16: return attn_dot_rows<KvRow::kF16>(q, G, D, k, n, s, lds, prefetch);
+    case KvRow::kQ8_0: return attn_dot_rows<KvRow::kQ8_0>(q, G, D, k, n, s, lds, prefetch);
+  }
 }
 
 // acc[g][i0 .. i0 + 16·CT) += Σ_j p[g][j] · v[j][..] for GT heads: the GT x CT accumulator tile
 // stays in registers for the whole block of keys and is stored once.
-template <int GT, int CT>
+template <int GT, int CT, KvRow VT>
 void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, const void* const* v, int n,
-                    bool f16, RowPrefetcher& pf) {
+                    RowPrefetcher& pf) {
   __m512 a[GT][CT];
   __mmask16 m[CT];
   for (int c = 0; c < CT; ++c) m[c] = head_mask(D, i0 + 16 * c);
@@ -78,7 +114,7 @@ void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, 
   }
   for (int j = 0; j < n; ++j) {
     __m512 vv[CT];
-    for (int c = 0; c < CT; ++c) vv[c] = load_kv(v[j], f16, i0 + 16 * c, m[c]);
+    for (int c = 0; c < CT; ++c) vv[c] = load_v<VT>(v[j], i0 + 16 * c, m[c]);
     pf.step();
     for (int g = 0; g < GT; ++g) {
       const __m512 pg = _mm512_set1_ps(p[g * ldp + j]);
@@ -93,25 +129,34 @@ void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, 
 // Value chunks of 16 dims per accumulator tile of GT heads: 16 (8 for one head) accumulators.
 constexpr int axpy_chunks(int GT) { return GT >= 8 ? 2 : 8; }
 
-template <int GT>
-void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
-                     RowPrefetcher& pf) {
+template <int GT, KvRow VT>
+void attn_axpy_heads(float* acc, int64_t D, const float* p, int ldp, const void* const* v, int n, RowPrefetcher& pf) {
   constexpr int CT = axpy_chunks(GT);
   int64_t i = 0;
-  for (; i + 16 * CT <= D; i += 16 * CT) attn_axpy_tile<GT, CT>(acc, D, i, p, ldp, v, n, f16, pf);
-  for (; i < D; i += 16) attn_axpy_tile<GT, 1>(acc, D, i, p, ldp, v, n, f16, pf);
+  for (; i + 16 * CT <= D; i += 16 * CT) attn_axpy_tile<GT, CT, VT>(acc, D, i, p, ldp, v, n, pf);
+  for (; i < D; i += 16) attn_axpy_tile<GT, 1, VT>(acc, D, i, p, ldp, v, n, pf);
 }
 
-void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
-               const AttnPrefetch& prefetch) {
+template <KvRow VT>
+void attn_axpy_rows(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n,
+                    const AttnPrefetch& prefetch) {
   // pf.step() runs once per key of a tile; the first head group's tile count sets the pace.
   const int64_t dims = 16 * axpy_chunks(G >= 8 ? 8 : G >= 2 ? 2 : 1);
   RowPrefetcher pf(prefetch, (D + dims - 1) / dims * n);
   int g = 0;
-  for (; g + 8 <= G; g += 8) attn_axpy_heads<8>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
-  for (; g + 2 <= G; g += 2) attn_axpy_heads<2>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
-  for (; g < G; ++g) attn_axpy_heads<1>(acc + g * D, D, p + g * ldp, ldp, v, n, f16, pf);
+  for (; g + 8 <= G; g += 8) attn_axpy_heads<8, VT>(acc + g * D, D, p + g * ldp, ldp, v, n, pf);
+  for (; g + 2 <= G; g += 2) attn_axpy_heads<2, VT>(acc + g * D, D, p + g * ldp, ldp, v, n, pf);
+  for (; g < G; ++g) attn_axpy_heads<1, VT>(acc + g * D, D, p + g * ldp, ldp, v, n, pf);
   pf.finish();
+}
+
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, KvRow vt,
+               const AttnPrefetch& prefetch) {
+  switch (vt) {
+    case KvRow::kF32: return attn_axpy_rows<KvRow::kF32>(acc, G, D, p, ldp, v, n, prefetch);
+    case KvRow::kF16: return attn_axpy_rows<KvRow::kF16>(acc, G, D, p, ldp, v, n, prefetch);
+    case KvRow::kQ8_0: return attn_axpy_rows<KvRow::kQ8_0>(acc, G, D, p, ldp, v, n, prefetch);
+  }
 }
 
 float exp_sum(float* x, int64_t n, float m) {
@@ -239,9 +284,9 @@ void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
 // IT accumulator dims x RT vectors of 16 query rows, in registers across the n keys: rescaled by
 // f when loaded; per key the IT value elements are staged as f32, the weight vectors loaded once
 // per IT dims and each staged element broadcast once per RT vectors.
-template <int IT, int RT>
-inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const float* p, const void* const* v,
-                            bool f16, int n, RowPrefetcher& pf) {
+template <int IT, int RT, KvRow VT>
+inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const float* p, const void* const* v, int n,
+                            RowPrefetcher& pf) {
   __m512 a[IT][RT], fv[RT];
   alignas(64) float st[8][16];
   const __mmask16 m = static_cast<__mmask16>(IT >= 16 ? 0xFFFF : (1u << IT) - 1);
@@ -254,9 +299,9 @@ inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const
   }
   // Value rows staged kAhead keys before use, in a ring of 2·kAhead rows (see dot_lanes_tile).
   constexpr int kAhead = 4;
-  for (int j = 0; j < std::min(n, kAhead); ++j) _mm512_store_ps(st[j], load_kv(v[j], f16, i0, m));
+  for (int j = 0; j < std::min(n, kAhead); ++j) _mm512_store_ps(st[j], load_v<VT>(v[j], i0, m));
   for (int j = 0; j < n; ++j) {
-    if (j + kAhead < n) _mm512_store_ps(st[(j + kAhead) % (2 * kAhead)], load_kv(v[j + kAhead], f16, i0, m));
+    if (j + kAhead < n) _mm512_store_ps(st[(j + kAhead) % (2 * kAhead)], load_v<VT>(v[j + kAhead], i0, m));
     const float* cur = st[j % (2 * kAhead)];
     pf.step();
     __m512 pv[RT];
@@ -276,24 +321,123 @@ inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const
   }
 }
 
-template <int IT, int RT>
-void axpy_lanes_dims(float* acc, int R, int64_t D, const float* f, const float* p, const void* const* v, bool f16,
-                     int n, RowPrefetcher& pf) {
+template <int IT, int RT, KvRow VT>
+void axpy_lanes_dims(float* acc, int R, int64_t D, const float* f, const float* p, const void* const* v, int n,
+                     RowPrefetcher& pf) {
   int64_t i = 0;
-  for (; i + IT <= D; i += IT) axpy_lanes_tile<IT, RT>(acc + i * R, R, i, f, p, v, f16, n, pf);
-  for (; i + 4 <= D; i += 4) axpy_lanes_tile<4, RT>(acc + i * R, R, i, f, p, v, f16, n, pf);
-  for (; i < D; ++i) axpy_lanes_tile<1, RT>(acc + i * R, R, i, f, p, v, f16, n, pf);
+  for (; i + IT <= D; i += IT) axpy_lanes_tile<IT, RT, VT>(acc + i * R, R, i, f, p, v, n, pf);
+  for (; i + 4 <= D; i += 4) axpy_lanes_tile<4, RT, VT>(acc + i * R, R, i, f, p, v, n, pf);
+  for (; i < D; ++i) axpy_lanes_tile<1, RT, VT>(acc + i * R, R, i, f, p, v, n, pf);
 }
 
-void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, bool f16,
-                     int n, const AttnPrefetch& prefetch) {
+template <KvRow VT>
+void axpy_lanes_rows(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, int n,
+                     const AttnPrefetch& prefetch) {
   // pf.step() runs once per key of a tile; the first row group's tile count sets the pace.
   const int it = lane_tile(R);
   RowPrefetcher pf(prefetch, (D + it - 1) / it * n);
   int r = 0;
-  for (; r + 64 <= R; r += 64) axpy_lanes_dims<lane_tile(64), 4>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
-  for (; r + 32 <= R; r += 32) axpy_lanes_dims<lane_tile(32), 2>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
-  for (; r < R; r += 16) axpy_lanes_dims<lane_tile(16), 1>(acc + r, R, D, f + r, s + r, v, f16, n, pf);
+  for (; r + 64 <= R; r += 64) axpy_lanes_dims<lane_tile(64), 4, VT>(acc + r, R, D, f + r, s + r, v, n, pf);
+  for (; r + 32 <= R; r += 32) axpy_lanes_dims<lane_tile(32), 2, VT>(acc + r, R, D, f + r, s + r, v, n, pf);
+  for (; r < R; r += 16) axpy_lanes_dims<lane_tile(16), 1, VT>(acc + r, R, D, f + r, s + r, v, n, pf);
+  pf.finish();
+}
+
+void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, KvRow vt,
+                     int n, const AttnPrefetch& prefetch) {
+  switch (vt) {
+    case KvRow::kF32: return axpy_lanes_rows<KvRow::kF32>(acc, R, D, f, s, v, n, prefetch);
+    case KvRow::kF16: return axpy_lanes_rows<KvRow::kF16>(acc, R, D, f, s, v, n, prefetch);
+    case KvRow::kQ8_0: return axpy_lanes_rows<KvRow::kQ8_0>(acc, R, D, f, s, v, n, prefetch);
+  }
+}
+
+// ---- lane-major scores over q8_0 keys in int8 (qdot.h's attn_dot_lanes_q8) ----
+// Per 32-block of JT keys: their 32 bytes are staged as unsigned (k + 128, one xor per key), and
+// each of the block's 8 groups of 4 bytes is broadcast into a vpdpbusd against RT vectors of 16
+// query rows' 4 signed bytes, the integer sums starting from the rows' −128·Σq so that they end
+// as Σ q·k exactly; then one conversion and one fma per block (scales d·dk). 4 vpdpbusd do the
+// work of 16 f32 FMAs.
+template <int JT, int RT>
+inline void dot_lanes_q8_tile(const QLanes8& q, int R, int64_t nb, const void* const* k, float* s, RowPrefetcher& pf) {
+  __m512 acc[JT][RT];
+#pragma GCC unroll 8
+  for (int jt = 0; jt < JT; ++jt) {
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) acc[jt][rt] = _mm512_setzero_ps();
+  }
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < nb; ++b) {
+    alignas(32) uint32_t st[JT][8];
+    float dk[JT];
+#pragma GCC unroll 8
+    for (int jt = 0; jt < JT; ++jt) {
+      const uint8_t* blk = static_cast<const uint8_t*>(k[jt]) + 34 * b;
+      _mm256_store_si256(reinterpret_cast<__m256i*>(st[jt]),
+                         _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)), flip));
+      uint16_t h;
+      __builtin_memcpy(&h, blk, 2);
+      dk[jt] = _cvtsh_ss(h);
+    }
+    pf.step();
+    __m512i is[JT][RT];
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) {
+      const __m512i c = _mm512_loadu_si512(q.c + b * R + 16 * rt);
+#pragma GCC unroll 8
+      for (int jt = 0; jt < JT; ++jt) is[jt][rt] = c;
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; ++g) {
+      __m512i qv[RT];
+#pragma GCC unroll 4
+      for (int rt = 0; rt < RT; ++rt) qv[rt] = _mm512_loadu_si512(q.q + ((b * 8 + g) * R + 16 * rt) * 4);
+#pragma GCC unroll 8
+      for (int jt = 0; jt < JT; ++jt) {
+        const __m512i kb = _mm512_set1_epi32(static_cast<int>(st[jt][g]));
+#pragma GCC unroll 4
+        for (int rt = 0; rt < RT; ++rt) is[jt][rt] = _mm512_dpbusd_epi32(is[jt][rt], kb, qv[rt]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) {
+      const __m512 d = _mm512_loadu_ps(q.d + b * R + 16 * rt);
+#pragma GCC unroll 8
+      for (int jt = 0; jt < JT; ++jt) {
+        acc[jt][rt] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[jt][rt]), _mm512_mul_ps(d, _mm512_set1_ps(dk[jt])),
+                                      acc[jt][rt]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int jt = 0; jt < JT; ++jt) {
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) _mm512_storeu_ps(s + jt * R + 16 * rt, acc[jt][rt]);
+  }
+}
+
+template <int JT, int RT>
+void dot_lanes_q8_keys(const QLanes8& q, int R, int64_t nb, const void* const* k, int n, float* s, RowPrefetcher& pf) {
+  int j = 0;
+  for (; j + JT <= n; j += JT) dot_lanes_q8_tile<JT, RT>(q, R, nb, k + j, s + j * R, pf);
+  for (; j < n; ++j) dot_lanes_q8_tile<1, RT>(q, R, nb, k + j, s + j * R, pf);
+}
+
+// Keys per tile for RT vectors of query rows: 2·JT·RT accumulators (integer and f32) + RT.
+constexpr int q8_keys(int RT) { return RT >= 4 ? 2 : RT >= 2 ? 4 : 8; }
+
+void attn_dot_lanes_q8(const QLanes8& q, int R, int64_t D, const void* const* k, int n, float* s,
+                       const AttnPrefetch& prefetch) {
+  const int64_t nb = D / 32;
+  // pf.step() runs once per block of a tile; the first row group's tile count sets the pace.
+  const int jt = q8_keys(R >= 64 ? 4 : R >= 32 ? 2 : 1);
+  RowPrefetcher pf(prefetch, (n + jt - 1) / jt * nb);
+  // Row groups of 64, 32 and 16 lanes; each has its own QLanes8 view offset by r lanes.
+  auto at = [&](int r) { return QLanes8{q.q + 4 * r, q.d + r, q.c + r}; };
+  int r = 0;
+  for (; r + 64 <= R; r += 64) dot_lanes_q8_keys<q8_keys(4), 4>(at(r), R, nb, k, n, s + r, pf);
+  for (; r + 32 <= R; r += 32) dot_lanes_q8_keys<q8_keys(2), 2>(at(r), R, nb, k, n, s + r, pf);
+  for (; r < R; r += 16) dot_lanes_q8_keys<q8_keys(1), 1>(at(r), R, nb, k, n, s + r, pf);
   pf.finish();
 }
 
@@ -306,6 +450,7 @@ void set_attention_avx512(Kernels* k) {
   k->attn_dot_lanes = &attn_dot_lanes;
   k->attn_softmax_lanes = &attn_softmax_lanes;
   k->attn_axpy_lanes = &attn_axpy_lanes;
+  k->attn_dot_lanes_q8 = &attn_dot_lanes_q8;
 }
 
 }  // namespace gemma12b::cpu

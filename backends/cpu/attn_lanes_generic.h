@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "cpu/qdot.h"
@@ -21,6 +22,16 @@ constexpr int kL = kAttnLanes;
 template <float (*H2F)(uint16_t)>
 inline float kv(const void* row, bool f16, int64_t i) {
   return f16 ? H2F(static_cast<const uint16_t*>(row)[i]) : static_cast<const float*>(row)[i];
+}
+
+// Element i of a value row of type t as f32 (q8_0: the block's scale times its int8).
+template <float (*H2F)(uint16_t)>
+inline float vrow(const void* row, KvRow t, int64_t i) {
+  if (t != KvRow::kQ8_0) return kv<H2F>(row, t == KvRow::kF16, i);
+  const uint8_t* blk = static_cast<const uint8_t*>(row) + 34 * (i / 32);
+  uint16_t h;
+  std::memcpy(&h, blk, 2);
+  return H2F(h) * static_cast<float>(static_cast<int8_t>(blk[2 + i % 32]));
 }
 
 // Scores of JT keys against the 16 lanes at qt (row stride R), accumulated over the D dims.
@@ -72,7 +83,7 @@ void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
 // IT dims from i0 of the accumulator (row stride R) for the 16 lanes at acc: rescaled by f, then
 // the n weighted value rows added.
 template <float (*H2F)(uint16_t), int IT>
-void axpy_tile(float* acc, int R, int64_t i0, const float* f, const float* p, const void* const* v, bool f16,
+void axpy_tile(float* acc, int R, int64_t i0, const float* f, const float* p, const void* const* v, KvRow vt,
                int n) {
   float a[IT][kL];
   for (int it = 0; it < IT; ++it) {
@@ -81,7 +92,7 @@ void axpy_tile(float* acc, int R, int64_t i0, const float* f, const float* p, co
   for (int j = 0; j < n; ++j) {
     const float* pj = p + j * R;
     for (int it = 0; it < IT; ++it) {
-      const float b = kv<H2F>(v[j], f16, i0 + it);
+      const float b = vrow<H2F>(v[j], vt, i0 + it);
       for (int l = 0; l < kL; ++l) a[it][l] += b * pj[l];
     }
   }
@@ -91,13 +102,13 @@ void axpy_tile(float* acc, int R, int64_t i0, const float* f, const float* p, co
 }
 
 template <float (*H2F)(uint16_t)>
-void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, bool f16,
+void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v, KvRow vt,
                      int n, const AttnPrefetch& prefetch) {
   RowPrefetcher pf(prefetch, (D + 3) / 4);  // a step per tile of the first 16 lanes
   for (int r0 = 0; r0 < R; r0 += kL) {
     int64_t i = 0;
-    for (; i + 4 <= D; i += 4, pf.step()) axpy_tile<H2F, 4>(acc + i * R + r0, R, i, f + r0, s + r0, v, f16, n);
-    for (; i < D; ++i) axpy_tile<H2F, 1>(acc + i * R + r0, R, i, f + r0, s + r0, v, f16, n);
+    for (; i + 4 <= D; i += 4, pf.step()) axpy_tile<H2F, 4>(acc + i * R + r0, R, i, f + r0, s + r0, v, vt, n);
+    for (; i < D; ++i) axpy_tile<H2F, 1>(acc + i * R + r0, R, i, f + r0, s + r0, v, vt, n);
   }
   pf.finish();
 }

@@ -9,6 +9,11 @@
 //    (full layers: G = 16, so one decode row already fills a vector; verify and prefill rows
 //    share each key and value row read). Every key and value row is read once per item.
 //  * head-major: one row's G heads, when TG·G < 8 (a sliding layer's decode step, G = 2).
+//
+// Keys and values of every type (f32, f16, q8_0) are read in place. Over a q8_0 K the queries
+// are rounded per 32-block like int8 activations (quantize_block32) unless the device is exact,
+// as llama.cpp does for a q8_0 cache: the lane-major scores are then integer dots (4 vpdpbusd
+// per 16 f32 FMAs), the head-major ones f32 dots of the rounded queries.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -52,7 +57,8 @@ struct KvRows {
 };
 
 // rows[j] = KV head hk's row of slot idx[j] (f32 or f16 rows in place, q8_0 rows dequantized
-// into tmp), for the kernels' row arguments.
+// into tmp), for attn_dot_lanes (on an exact device, q8_0 keys meet f32 queries there; every
+// other kernel reads q8_0 rows in place).
 void gather_rows(const KvRows& kv, const int32_t* idx, int n, int64_t hk, std::vector<float>& tmp, const void** rows) {
   const bool direct = kv.dtype == DType::kF32 || kv.dtype == DType::kF16;
   if (!direct && tmp.size() < static_cast<size_t>(n * kv.len)) tmp.resize(n * kv.len);
@@ -80,7 +86,25 @@ struct Kv {
 struct Shape {
   int64_t T, Hq, Hkv, G, D, Dv, S, chunks;
   bool prefetch;  // each key and value row is read once (decode, verify): pull them ahead into L2
+  // A q8_0 K meets int8 queries (unless the device is exact): each (row, head) of q is rounded per
+  // 32-block by quantize_block32 and the scores are integer dots, as for quantized weights.
+  bool int8_keys;
 };
+
+KvRow row_type(DType t) {
+  return t == DType::kQ8_0 ? KvRow::kQ8_0 : t == DType::kF16 ? KvRow::kF16 : KvRow::kF32;
+}
+
+// Query row qr (D elements) rounded per 32-block like an int8 activation, then dequantized and
+// scaled: the values the int8 scores multiply the keys by.
+void rounded_query(const float* qr, int64_t D, float scale, float* out) {
+  for (int64_t b = 0; b < D; b += 32) {
+    int8_t qi[32];
+    float d;
+    quantize_block32(qr + b, qi, &d);
+    for (int i = 0; i < 32; ++i) out[b + i] = static_cast<float>(qi[i]) * (d * scale);
+  }
+}
 
 // What the kernels prefetch for the block of keys [sb, sb + kKeyBlock) of an item over [s0, s1):
 // while scoring, this block's values (the n visible slots idx); while accumulating, the next
@@ -124,7 +148,7 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
                int64_t t, int64_t hk, int64_t c, int64_t s0, int64_t s1) {
   const TensorView& q = op.src[0];
   const int64_t G = sh.G, D = sh.D, Dv = sh.Dv;
-  thread_local std::vector<float> qbuf, sc, kt, vt, acc, ml;
+  thread_local std::vector<float> qbuf, sc, acc, ml;
   qbuf.resize(G * D);
   sc.resize(G * kKeyBlock);
   acc.assign(G * Dv, 0.0f);
@@ -135,7 +159,11 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
   const float scale = op.params.scale;
   for (int64_t g = 0; g < G; ++g) {  // the G query rows, pre-scaled
     const float* qr = f32_row(q, t * sh.Hq + hk * G + g);
-    for (int64_t i = 0; i < D; ++i) qbuf[g * D + i] = qr[i] * scale;
+    if (sh.int8_keys) {
+      rounded_query(qr, D, scale, &qbuf[g * D]);
+    } else {
+      for (int64_t i = 0; i < D; ++i) qbuf[g * D + i] = qr[i] * scale;
+    }
     m[g] = kNegInf;
     l[g] = 0.0f;
   }
@@ -147,8 +175,8 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     if (n == 0) continue;
     const BlockPrefetch pf(kv, sh, hk, idx, n, sb, s1);
     // Scores sc[g][j] of the visible keys.
-    gather_rows(kv.k, idx, n, hk, kt, rows);
-    kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, kv.k.f16(), sc.data(),
+    for (int j = 0; j < n; ++j) rows[j] = kv.k.row(idx[j], hk);  // every key type read in place
+    kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, row_type(kv.k.dtype), sc.data(),
                 static_cast<int>(kKeyBlock), pf.values);
     // Online softmax: raise each head's running max, rescale its sums, exponentiate.
     for (int64_t g = 0; g < G; ++g) {
@@ -163,9 +191,9 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
       }
       l[g] += kn.exp_sum(sg, n, mx);
     }
-    gather_rows(kv.v, idx, n, hk, vt, rows);
+    for (int j = 0; j < n; ++j) rows[j] = kv.v.row(idx[j], hk);
     kn.attn_axpy(acc.data(), static_cast<int>(G), Dv, sc.data(), static_cast<int>(kKeyBlock), rows, n,
-                 kv.v.f16(), pf.keys);
+                 row_type(kv.v.dtype), pf.keys);
   }
   for (int64_t g = 0; g < G; ++g) sink.put(t, hk * G + g, c, m[g], l[g], &acc[g * Dv], 1);
 }
@@ -177,8 +205,8 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
   const TensorView& q = op.src[0];
   const int64_t G = sh.G, D = sh.D, Dv = sh.Dv, nt = t1 - t0;
   const int64_t R = nt * G, Rp = (R + kAttnLanes - 1) / kAttnLanes * kAttnLanes;
-  thread_local std::vector<float> qt, sc, kt, vt, acc, mlf;
-  qt.assign(D * Rp, 0.0f);
+  thread_local std::vector<float> qt, sc, kt, acc, mlf;
+  if (!sh.int8_keys) qt.assign(D * Rp, 0.0f);
   sc.resize(kKeyBlock * Rp);
   acc.assign(Dv * Rp, 0.0f);
   mlf.resize(3 * Rp);
@@ -186,10 +214,37 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
   std::fill(m, m + Rp, kNegInf);
   std::fill(l, l + Rp, 0.0f);
   const float scale = op.params.scale;
-  for (int64_t r = 0; r < R; ++r) {  // qt[i][r]: the queries transposed, pre-scaled
-    const float* qr = f32_row(q, (t0 + r / G) * sh.Hq + hk * G + r % G);
-    for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = qr[i] * scale;
+  // The queries: qt[i][r] transposed and pre-scaled, or for int8 keys rounded per block in
+  // QLanes8's layout (padding lanes zero).
+  thread_local std::vector<int8_t> q8;
+  thread_local std::vector<float> q8d;
+  thread_local std::vector<int32_t> q8c;
+  const int64_t nb = D / 32;
+  if (sh.int8_keys) {
+    q8.assign(D * Rp, 0);
+    q8d.assign(nb * Rp, 0.0f);
+    q8c.assign(nb * Rp, 0);
   }
+  for (int64_t r = 0; r < R; ++r) {
+    const float* qr = f32_row(q, (t0 + r / G) * sh.Hq + hk * G + r % G);
+    if (!sh.int8_keys) {
+      for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = qr[i] * scale;
+      continue;
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+      int8_t qi[32];
+      float d;
+      quantize_block32(qr + 32 * b, qi, &d);
+      int32_t sum = 0;
+      for (int i = 0; i < 32; ++i) {
+        q8[((b * 8 + i / 4) * Rp + r) * 4 + i % 4] = qi[i];
+        sum += qi[i];
+      }
+      q8d[b * Rp + r] = d * scale;
+      q8c[b * Rp + r] = -128 * sum;
+    }
+  }
+  const QLanes8 ql{q8.data(), q8d.data(), q8c.data()};
   const uint64_t all_rows = nt == 64 ? ~uint64_t{0} : (uint64_t{1} << nt) - 1;
   int32_t idx[kKeyBlock];
   const void* rows[kKeyBlock];
@@ -208,8 +263,13 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     }
     if (n == 0) continue;
     const BlockPrefetch pf(kv, sh, hk, idx, n, sb, s1);
-    gather_rows(kv.k, idx, n, hk, kt, rows);
-    kn.attn_dot_lanes(qt.data(), iRp, D, rows, kv.k.f16(), n, sc.data(), pf.values);
+    if (sh.int8_keys) {
+      for (int j = 0; j < n; ++j) rows[j] = kv.k.row(idx[j], hk);
+      kn.attn_dot_lanes_q8(ql, iRp, D, rows, n, sc.data(), pf.values);
+    } else {
+      gather_rows(kv.k, idx, n, hk, kt, rows);
+      kn.attn_dot_lanes(qt.data(), iRp, D, rows, kv.k.f16(), n, sc.data(), pf.values);
+    }
     for (int j = 0; j < n; ++j) {
       if (seen_by[j] == all_rows) continue;
       for (int64_t tl = 0; tl < nt; ++tl) {
@@ -217,8 +277,8 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
       }
     }
     kn.attn_softmax_lanes(sc.data(), n, iRp, m, l, f);
-    gather_rows(kv.v, idx, n, hk, vt, rows);
-    kn.attn_axpy_lanes(acc.data(), iRp, Dv, f, sc.data(), rows, kv.v.f16(), n, pf.keys);
+    for (int j = 0; j < n; ++j) rows[j] = kv.v.row(idx[j], hk);  // every value type read in place
+    kn.attn_axpy_lanes(acc.data(), iRp, Dv, f, sc.data(), rows, row_type(kv.v.dtype), n, pf.keys);
   }
   for (int64_t r = 0; r < R; ++r) sink.put(t0 + r / G, hk * G + r % G, c, m[r], l[r], &acc[r], Rp);
 }
@@ -227,7 +287,8 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
 
 Status attention(const Op& op, const Context& ctx) {
   const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
-  Shape sh{q.dim(0), q.dim(1), k.dim(1), 0, q.dim(2), v.dim(2), k.dim(0), 1, false};
+  Shape sh{q.dim(0), q.dim(1), k.dim(1), 0, q.dim(2), v.dim(2), k.dim(0), 1, false,
+           k.dtype == DType::kQ8_0 && !ctx.exact_matmul};
   sh.G = sh.Hq / sh.Hkv;
   const Kv kv{KvRows(k), KvRows(v)};
   std::vector<int32_t> t3, t4, t5, t6;

@@ -140,7 +140,7 @@ using X16GemmFn = void (*)(const uint8_t* tile, size_t tile_bytes, int n, int64_
                            size_t ldo, uint8_t* scratch);
 
 // Attention pieces (cpu_kernels.cpp's attention is built from these), over a block of n ≤ 64
-// key/value rows k[j], v[j] (f32 or f16, D elements each) and the G query heads that share them:
+// key/value rows k[j], v[j] (f32, f16 or q8_0, D elements each) and the G query heads that share them:
 //   attn_dot:  s[g·lds + j] = q_g · k[j] for the G query rows q_g = q + g·D
 //   attn_axpy: acc_g += Σ_j p[g·ldp + j] · v[j] for the G accumulator rows acc_g = acc + g·D
 //   exp_sum:   x[i] = exp(x[i] − m) for i < n (x[i] = −inf gives 0); returns Σ x[i]
@@ -189,10 +189,13 @@ class RowPrefetcher {
   int64_t line_ = 0;
 };
 
-using AttnDotFn = void (*)(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* s,
+// How a K/V row stores its elements: f32, f16, or q8_0 blocks (an f16 scale and 32 int8 per 34
+// bytes; element i is scale·q[i]).
+enum class KvRow : uint8_t { kF32, kF16, kQ8_0 };
+using AttnDotFn = void (*)(const float* q, int G, int64_t D, const void* const* k, int n, KvRow kt, float* s,
                            int lds, const AttnPrefetch& pf);
 using AttnAxpyFn = void (*)(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n,
-                            bool f16, const AttnPrefetch& pf);
+                            KvRow vt, const AttnPrefetch& pf);
 using ExpSumFn = float (*)(float* x, int64_t n, float m);
 
 // Lane-major attention ("query rows in lanes"), for R query rows that share one KV head (the G
@@ -205,13 +208,28 @@ using ExpSumFn = float (*)(float* x, int64_t n, float m);
 //   attn_softmax_lanes: per lane r, the online-softmax step over the block: m' = max(m[r], max_j s);
 //                       with μ = m' (0 when m' = −inf): s = exp(s − μ) (−inf gives 0),
 //                       f[r] = exp(m[r] − μ) (0 when m[r] = −inf), l[r] = l[r]·f[r] + Σ_j s, m[r] = m'
-//   attn_axpy_lanes:    acc[i·R + r] = acc[i·R + r]·f[r] + Σ_j s[j·R + r] · v[j][i]
+//   attn_axpy_lanes:    acc[i·R + r] = acc[i·R + r]·f[r] + Σ_j s[j·R + r] · v[j][i]  (v[j] f32, f16 or q8_0)
 constexpr int kAttnLanes = 16;
 using AttnDotLanesFn = void (*)(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s,
                                 const AttnPrefetch& pf);
 using AttnSoftmaxLanesFn = void (*)(float* s, int n, int R, float* m, float* l, float* f);
 using AttnAxpyLanesFn = void (*)(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v,
-                                 bool f16, int n, const AttnPrefetch& pf);
+                                 KvRow vt, int n, const AttnPrefetch& pf);
+
+// Lane-major scores over q8_0 key rows in integer arithmetic (llama.cpp's scheme for a q8_0 K
+// cache): each query row is rounded per 32-block like an int8 activation (quantize_block32),
+// and per block the 32 products are summed exactly in int32 before one f32 scaling:
+//   attn_dot_lanes_q8: s[j·R + r] = Σ_b fma over b of float(Σ_{i in b} q[r][i]·k_j[i]) · (d[b][r]·dk_j[b])
+// (blocks in order, each a single fma into the running f32 sum, so every ISA gives the same bits).
+// Layout, for D/32 blocks b and R lanes r (padding lanes all zero):
+struct QLanes8 {
+  const int8_t* q;   // [D/32][8][R][4]: q[b][g][r][e] = query row r's rounded element 32b + 4g + e
+  const float* d;    // [D/32][R]: row r's block scale times the op's scale
+  const int32_t* c;  // [D/32][R]: −128·Σ q over the block (for kernels that read the keys' bytes
+                     // as unsigned, k + 128, as vpdpbusd wants)
+};
+using AttnDotLanesQ8Fn = void (*)(const QLanes8& q, int R, int64_t D, const void* const* k, int n, float* s,
+                                  const AttnPrefetch& pf);
 
 // Element-wise activations over n values (out may alias the inputs), tanh to within a few ulp
 // (the scalar path calls std::tanh):
@@ -236,6 +254,7 @@ struct Kernels {
   AttnDotLanesFn attn_dot_lanes = nullptr;
   AttnSoftmaxLanesFn attn_softmax_lanes = nullptr;
   AttnAxpyLanesFn attn_axpy_lanes = nullptr;
+  AttnDotLanesQ8Fn attn_dot_lanes_q8 = nullptr;
   // q4_0, q8_0, q4_k and q6_k on x16 tiles (null where this ISA has none: such devices keep the file's layout).
   X16DotFn q4_0_x16 = nullptr, q8_0_x16 = nullptr, q4_k_x16 = nullptr, q6_k_x16 = nullptr;
   X16GemmFn gemm_q4_0_x16 = nullptr, gemm_q8_0_x16 = nullptr, gemm_q4_k_x16 = nullptr, gemm_q6_k_x16 = nullptr;

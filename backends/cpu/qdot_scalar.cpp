@@ -3,6 +3,7 @@
 
 #include "core/quant.h"
 #include "cpu/attn_lanes_generic.h"
+#include "cpu/attn_q8_generic.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_chunks.h"
 #include "cpu/qdot_rows.h"
@@ -76,11 +77,9 @@ void fdot(const uint8_t* w, size_t ldw, int64_t n, const float* const* x, int R,
   each_row(R, w, ldw, n, out, ldo, [&](const uint8_t* wj, float* o) { fdot1<kT>(wj, x, R, K, o); });
 }
 
-inline float kv_at(const void* p, bool f16, int64_t i) {
-  return f16 ? f16_to_f32(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
-}
+inline float kv_at(const void* p, KvRow t, int64_t i) { return lanes::vrow<&chunks::h2f>(p, t, i); }
 
-void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, bool f16, float* out, int lds,
+void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, KvRow kt, float* out, int lds,
               const AttnPrefetch& prefetch) {
   RowPrefetcher pf(prefetch, n);
   for (int j = 0; j < n; ++j) {
@@ -89,22 +88,22 @@ void attn_dot(const float* q, int G, int64_t D, const void* const* k, int n, boo
       float acc[8] = {};
       int64_t i = 0;
       for (; i + 8 <= D; i += 8) {
-        for (int l = 0; l < 8; ++l) acc[l] += q[g * D + i + l] * kv_at(k[j], f16, i + l);
+        for (int l = 0; l < 8; ++l) acc[l] += q[g * D + i + l] * kv_at(k[j], kt, i + l);
       }
       float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-      for (; i < D; ++i) s += q[g * D + i] * kv_at(k[j], f16, i);
+      for (; i < D; ++i) s += q[g * D + i] * kv_at(k[j], kt, i);
       out[g * lds + j] = s;
     }
   }
 }
 
-void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, bool f16,
+void attn_axpy(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n, KvRow vt,
                const AttnPrefetch& prefetch) {
   RowPrefetcher pf(prefetch, n);
   for (int j = 0; j < n; ++j) {
     pf.step();
     for (int g = 0; g < G; ++g) {
-      for (int64_t i = 0; i < D; ++i) acc[g * D + i] += p[g * ldp + j] * kv_at(v[j], f16, i);
+      for (int64_t i = 0; i < D; ++i) acc[g * D + i] += p[g * ldp + j] * kv_at(v[j], vt, i);
     }
   }
 }
@@ -148,6 +147,7 @@ const Kernels& kernels_scalar() {
     t.attn_dot_lanes = &lanes::attn_dot_lanes<&chunks::h2f>;
     t.attn_softmax_lanes = &lanes::attn_softmax_lanes;
     t.attn_axpy_lanes = &lanes::attn_axpy_lanes<&chunks::h2f>;
+    t.attn_dot_lanes_q8 = &lanes_q8::attn_dot_lanes_q8<&chunks::h2f>;
     return t;
   }();
   return k;

@@ -110,12 +110,14 @@ constexpr AttnShape kAttnShapes[] = {
 
 int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt19937& rng) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::printf("\n| %-7s | %2s | %-12s | %6s | %18s | %10s | %10s |\n", "attn", "T", "Hq/Hkv x D", "keys", "ms",
-              "GB/s (kv)", "GFLOP/s");
-  std::printf("|---------|----|--------------|--------|--------------------|------------|------------|\n");
+  std::printf("\n| %-7s | %2s | %-12s | %6s | %-4s | %18s | %10s | %10s |\n", "attn", "T", "Hq/Hkv x D", "keys", "kv",
+              "ms", "GB/s (kv)", "GFLOP/s");
+  std::printf("|---------|----|--------------|--------|------|--------------------|------------|------------|\n");
+  // The cache's default f16 and its q8_0 option (scores in int8 on the CPU, see cpu_attention.cpp).
+  for (DType kvt : {DType::kF16, DType::kQ8_0}) {
   for (const AttnShape& a : kAttnShapes) {
     const int64_t kv_elems = a.S * a.Hkv * a.D;
-    const size_t kv_bytes = kv_elems * sizeof(uint16_t);
+    const size_t kv_bytes = a.S * a.Hkv * row_size(kvt, a.D);
     auto qb = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
     auto ob = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
     auto qpb = dev.create_buffer(a.T * sizeof(int32_t));
@@ -129,9 +131,13 @@ int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt199
     for (int c = 0; c < 2 * copies; ++c) {
       auto b = dev.create_buffer(kv_bytes);
       if (!b.ok()) return 1;
-      uint16_t* p = static_cast<uint16_t*>((*b)->map());
+      uint8_t* p = static_cast<uint8_t*>((*b)->map());
       if (c < 2) {
-        for (int64_t i = 0; i < kv_elems; ++i) p[i] = f32_to_f16(nd(rng));
+        std::vector<float> vals(kv_elems);
+        for (float& x : vals) x = nd(rng);
+        for (int64_t r = 0; r < a.S * a.Hkv; ++r) {
+          quantize_row(kvt, &vals[r * a.D], p + r * row_size(kvt, a.D), a.D);
+        }
       } else {
         std::memcpy(p, kvs[c % 2]->map(), kv_bytes);
       }
@@ -152,8 +158,8 @@ int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt199
     Stat ms;
     for (int r = -1; r < o.reps * 4; ++r) {
       const int c = (r + copies) % copies;
-      args.k = KvCache::kv_view(kvs[2 * c].get(), DType::kF16, a.S, a.Hkv, a.D);  // the cache's layout
-      args.v = KvCache::kv_view(kvs[2 * c + 1].get(), DType::kF16, a.S, a.Hkv, a.D);
+      args.k = KvCache::kv_view(kvs[2 * c].get(), kvt, a.S, a.Hkv, a.D);  // the cache's layout
+      args.v = KvCache::kv_view(kvs[2 * c + 1].get(), kvt, a.S, a.Hkv, a.D);
       const auto t0 = std::chrono::steady_clock::now();
       Status st = ops::attention(stream, out, args);
       if (st.ok()) st = stream.synchronize();
@@ -165,12 +171,13 @@ int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt199
     // two multiply-adds per head and dim.
     const int64_t seen = a.window > 0 ? std::min<int64_t>(a.window, a.S) : a.S;
     const double sec = ms.mean() / 1e3;
-    std::printf("| %-7s | %2lld | %2lld/%lld x %-4lld | %6lld | %18s | %10.1f | %10.1f |\n", a.what,
+    std::printf("| %-7s | %2lld | %2lld/%lld x %-4lld | %6lld | %-4s | %18s | %10.1f | %10.1f |\n", a.what,
                 static_cast<long long>(a.T), static_cast<long long>(a.Hq), static_cast<long long>(a.Hkv),
-                static_cast<long long>(a.D), static_cast<long long>(a.S),
-                absl::StrFormat("%.3f ± %.3f", ms.mean(), ms.sd()).c_str(), 2.0 * seen * a.Hkv * a.D * 2 / sec / 1e9,
-                4.0 * a.T * a.Hq * seen * a.D / sec / 1e9);
+                static_cast<long long>(a.D), static_cast<long long>(a.S), std::string(dtype_name(kvt)).c_str(),
+                absl::StrFormat("%.3f ± %.3f", ms.mean(), ms.sd()).c_str(),
+                2.0 * seen * a.Hkv * row_size(kvt, a.D) / sec / 1e9, 4.0 * a.T * a.Hq * seen * a.D / sec / 1e9);
     std::fflush(stdout);
+  }
   }
   return 0;
 }

@@ -140,6 +140,7 @@ const std::vector<Target>& targets() {
       if (isa != nullptr) unsetenv("GEMMA12B_CPU_ISA");
       REQUIRE_MESSAGE(dev.ok(), dev.status().ToString());
       push(label, std::move(*dev), std::string(backend) == "cpu" && !exact, /*gpu=*/false);
+      targets.back().int8_attention = std::string(backend) == "cpu" && !exact;
     }
     void push(const std::string& label, std::unique_ptr<Device> dev, bool int8, bool gpu, bool fp16 = false) {
       auto stream = dev->create_stream();

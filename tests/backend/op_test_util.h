@@ -55,6 +55,9 @@ struct Target {
   // f16-weight matmuls use f16 arithmetic (Vulkan's fp16 path; its error bound is in
   // test_op_conformance.cpp). Every other op keeps the f32 contract.
   bool fp16_matmul = false;
+  // Attention over a q8_0 K rounds the queries per 32-block like int8 activations (the CPU
+  // backend unless exact; its bound is in test_op_attention.cpp).
+  bool int8_attention = false;
 };
 // [reference, cpu (best ISA) with 2 and 1 threads, cpu with each slower ISA path this processor
 // has (forced with GEMMA12B_CPU_ISA), cpu with exact (f32-activation) matmuls, and when this

@@ -6,6 +6,12 @@
 // Tolerance (u = 2^-24): score errors (√D·u·Σ|q k|·scale) become relative errors of the softmax
 // weights, plus O(S·u) from the f32 denominator; times max|v| since the output is a convex
 // combination of v rows.
+//
+// Over a q8_0 K the CPU backend (unless exact) rounds each query row per 32-block like an int8
+// activation (cpu::quantize_block32) and scores in integers, as llama.cpp does: its exact result
+// is the naive attention of those rounded queries, which is what its output is held to, within
+// the same f32 bound (a kernel that drops, repeats or misplaces a block, a lane or the offset of
+// the unsigned key bytes is off by far more).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -16,6 +22,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/ops.h"
+#include "cpu/qdot.h"
 #include "op_test_util.h"
 
 namespace gemma12b {
@@ -143,7 +150,21 @@ bool visible(const AttnCase& c, const AttnInputs& in, int64_t t, int64_t s, Mask
   return vis;
 }
 
-// A direct double-precision evaluation of the contract, to check the oracle itself.
+// The queries as the CPU's int8 attention sees them: each (row, head) rounded per 32-block by
+// cpu::quantize_block32, as doubles (q·d).
+std::vector<float> rounded_queries(const std::vector<float>& q) {
+  std::vector<float> out(q.size());
+  for (size_t b0 = 0; b0 < q.size(); b0 += 32) {
+    int8_t qi[32];
+    float d;
+    cpu::quantize_block32(&q[b0], qi, &d);
+    for (int i = 0; i < 32; ++i) out[b0 + i] = static_cast<float>(static_cast<double>(qi[i]) * d);
+  }
+  return out;
+}
+
+// A direct double-precision evaluation of the contract, to check the oracle itself (and, with
+// rounded queries, the expected result of the int8 path).
 std::vector<double> naive_attention(const AttnCase& c, const AttnInputs& in, MaskCoverage* cov) {
   const std::vector<float> k = to_f32(in.k), v = to_f32(in.v);
   std::vector<double> out(c.T * c.Hq * c.Dv, 0.0);
@@ -180,9 +201,34 @@ std::vector<double> naive_attention(const AttnCase& c, const AttnInputs& in, Mas
 void check_attention(const AttnCase& c, MaskCoverage* cov = nullptr) {
   const AttnInputs in = make_attention_inputs(c);
   const double tol = attention_tol(c, in);
-  const std::vector<float> ref =
-      expect_close(attn_name(c), [&](Env& env) { return run_attention(env, c, in); },
-                   [tol](size_t, double r) { return tol + 4.0 * kU * std::fabs(r); });
+  const TolFn tol_fn = [tol](size_t, double r) { return tol + 4.0 * kU * std::fabs(r); };
+  const Body body = [&](Env& env) { return run_attention(env, c, in); };
+  std::vector<float> ref;
+  if (c.kv != DType::kQ8_0) {
+    ref = expect_close(attn_name(c), body, tol_fn);
+  } else {
+    AttnInputs rounded = in;
+    rounded.q = rounded_queries(in.q);
+    const std::vector<double> int8_expect = naive_attention(c, rounded, nullptr);
+    const double tol8 = attention_tol(c, rounded);
+    const std::vector<Outcome> outs = run_all(attn_name(c), body);
+    REQUIRE_MESSAGE(outs[0].status.ok(), attn_name(c), ": reference failed: ", outs[0].status.ToString());
+    ref = bytes_to_f32(outs[0].bytes);
+    for (size_t t = 1; t < outs.size(); ++t) {
+      const Target& tg = targets()[t];
+      if (!outs[t].status.ok()) {
+        FAIL_CHECK(attn_name(c), " on ", tg.name, " failed: ", outs[t].status.ToString());
+        continue;
+      }
+      const std::vector<float> got = bytes_to_f32(outs[t].bytes);
+      if (tg.int8_attention) {
+        check_close(attn_name(c), tg.name, got, int8_expect,
+                    [tol8](size_t, double r) { return tol8 + 4.0 * kU * std::fabs(r); });
+      } else {
+        check_close(attn_name(c), tg.name, got, std::vector<double>(ref.begin(), ref.end()), tol_fn);
+      }
+    }
+  }
   const std::vector<double> naive = naive_attention(c, in, cov);
   double worst = 0.0;
   for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(ref[i] - naive[i]));
@@ -219,7 +265,7 @@ TEST_CASE("op: attention at the 12B's head shapes over long caches (key blocks, 
   // across threads and processes them in blocks of 64 with an online softmax; sliding layers
   // (8 KV heads, D 256, window 1024) and full layers (1 KV head shared by 16, D 512).
   uint32_t seed = 900;
-  for (DType kv : {DType::kF16, DType::kF32}) {
+  for (DType kv : {DType::kF16, DType::kF32, DType::kQ8_0}) {
     for (int64_t T : {1, 4}) {
       check_attention({T, 700, 16, 8, 256, 256, kv, 1024, false, 1.0f, seed++});
       check_attention({T, 1500, 16, 1, 512, 512, kv, 0, false, 1.0f, seed++});
