@@ -47,24 +47,33 @@ inline __m512 load_v(const void* p, int64_t i0, __mmask16 m) {
 }
 
 // Scores of GT heads x JT keys, accumulated in GT·JT registers over D: each key chunk is loaded
-// (and converted from f16) once per GT heads, each query chunk once per JT keys.
+// (and converted from f16) once per GT heads, each query chunk once per JT keys. (The tile loops
+// are unrolled explicitly: left to GCC, the accumulators lived on the stack, and a sliding
+// layer's decode step took 0.31 ms instead of 0.17 with its K/V in cache.)
 template <int GT, int JT, KvRow VT>
 void attn_dot_tile(const float* q, int64_t D, const void* const* k, float* s, int lds, RowPrefetcher& pf) {
   __m512 acc[GT][JT];
+  #pragma GCC unroll 8
   for (int g = 0; g < GT; ++g) {
+    #pragma GCC unroll 8
     for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_setzero_ps();
   }
   for (int64_t i = 0; i < D; i += 16) {
     const __mmask16 m = head_mask(D, i);
     __m512 kv[JT];
+    #pragma GCC unroll 8
     for (int j = 0; j < JT; ++j) kv[j] = load_v<VT>(k[j], i, m);
     pf.step();
+    #pragma GCC unroll 8
     for (int g = 0; g < GT; ++g) {
       const __m512 qv = _mm512_maskz_loadu_ps(m, q + g * D + i);
+      #pragma GCC unroll 8
       for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_fmadd_ps(qv, kv[j], acc[g][j]);
     }
   }
+  #pragma GCC unroll 8
   for (int g = 0; g < GT; ++g) {
+    #pragma GCC unroll 8
     for (int j = 0; j < JT; ++j) s[g * lds + j] = hsum512(acc[g][j]);
   }
 }
@@ -108,20 +117,28 @@ void attn_axpy_tile(float* acc, int64_t D, int64_t i0, const float* p, int ldp, 
                     RowPrefetcher& pf) {
   __m512 a[GT][CT];
   __mmask16 m[CT];
+  #pragma GCC unroll 8
   for (int c = 0; c < CT; ++c) m[c] = head_mask(D, i0 + 16 * c);
+  #pragma GCC unroll 8
   for (int g = 0; g < GT; ++g) {
+    #pragma GCC unroll 8
     for (int c = 0; c < CT; ++c) a[g][c] = _mm512_maskz_loadu_ps(m[c], acc + g * D + i0 + 16 * c);
   }
   for (int j = 0; j < n; ++j) {
     __m512 vv[CT];
+    #pragma GCC unroll 8
     for (int c = 0; c < CT; ++c) vv[c] = load_v<VT>(v[j], i0 + 16 * c, m[c]);
     pf.step();
+    #pragma GCC unroll 8
     for (int g = 0; g < GT; ++g) {
       const __m512 pg = _mm512_set1_ps(p[g * ldp + j]);
+      #pragma GCC unroll 8
       for (int c = 0; c < CT; ++c) a[g][c] = _mm512_fmadd_ps(pg, vv[c], a[g][c]);
     }
   }
+  #pragma GCC unroll 8
   for (int g = 0; g < GT; ++g) {
+    #pragma GCC unroll 8
     for (int c = 0; c < CT; ++c) _mm512_mask_storeu_ps(acc + g * D + i0 + 16 * c, m[c], a[g][c]);
   }
 }
