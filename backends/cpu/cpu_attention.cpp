@@ -10,10 +10,13 @@
 //    share each key and value row read). Every key and value row is read once per item.
 //  * head-major: one row's G heads, when TG·G < 8 (a sliding layer's decode step, G = 2).
 //
-// Keys and values of every type (f32, f16, q8_0) are read in place. Over a q8_0 K the queries
-// are rounded per 32-block like int8 activations (quantize_block32) unless the device is exact,
-// as llama.cpp does for a q8_0 cache: the lane-major scores are then integer dots (4 vpdpbusd
-// per 16 f32 FMAs), the head-major ones f32 dots of the rounded queries.
+// Keys and values of every type (f32, f16, q8_0) are read in place. Over a q8_0 cache, unless
+// the device is exact, the int8 path: the queries are rounded per 32-block like int8 activations
+// (quantize_block32), as llama.cpp does for a q8_0 K, so the lane-major scores are integer dots
+// (4 vpdpbusd per 16 f32 FMAs; head-major: f32 dots of the rounded queries); and where the CPU
+// has vdpbf16ps the lane-major value sum takes two keys per instruction with its weights rounded
+// to bf16 (the int8 values are exact in bf16; the weights' rounding, ≤ 2^-8 relative, is about
+// the values' own). Full layer at 32K keys, decode: f16 ~6-7 ms, q8_0 ~4.5 ms.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -89,6 +92,9 @@ struct Shape {
   // A q8_0 K meets int8 queries (unless the device is exact): each (row, head) of q is rounded per
   // 32-block by quantize_block32 and the scores are integer dots, as for quantized weights.
   bool int8_keys;
+  // Over q8_0 values (unless exact) the lane-major value sum rounds its weights p·dv to bf16 where
+  // the CPU has vdpbf16ps (Kernels::attn_axpy_lanes_q8_bf16): relative error ≤ 2^-8 per weight.
+  bool bf16_weights;
 };
 
 KvRow row_type(DType t) {
@@ -278,7 +284,8 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     }
     kn.attn_softmax_lanes(sc.data(), n, iRp, m, l, f);
     for (int j = 0; j < n; ++j) rows[j] = kv.v.row(idx[j], hk);  // every value type read in place
-    kn.attn_axpy_lanes(acc.data(), iRp, Dv, f, sc.data(), rows, row_type(kv.v.dtype), n, pf.keys);
+    const AttnAxpyLanesFn axpy = sh.bf16_weights ? kn.attn_axpy_lanes_q8_bf16 : kn.attn_axpy_lanes;
+    axpy(acc.data(), iRp, Dv, f, sc.data(), rows, row_type(kv.v.dtype), n, pf.keys);
   }
   for (int64_t r = 0; r < R; ++r) sink.put(t0 + r / G, hk * G + r % G, c, m[r], l[r], &acc[r], Rp);
 }
@@ -288,7 +295,8 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
 Status attention(const Op& op, const Context& ctx) {
   const TensorView &q = op.src[0], &k = op.src[1], &v = op.src[2];
   Shape sh{q.dim(0), q.dim(1), k.dim(1), 0, q.dim(2), v.dim(2), k.dim(0), 1, false,
-           k.dtype == DType::kQ8_0 && !ctx.exact_matmul};
+           k.dtype == DType::kQ8_0 && !ctx.exact_matmul,
+           v.dtype == DType::kQ8_0 && !ctx.exact_matmul && ctx.kernels.attn_axpy_lanes_q8_bf16 != nullptr};
   sh.G = sh.Hq / sh.Hkv;
   const Kv kv{KvRows(k), KvRows(v)};
   std::vector<int32_t> t3, t4, t5, t6;

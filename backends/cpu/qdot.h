@@ -255,6 +255,11 @@ struct Kernels {
   AttnSoftmaxLanesFn attn_softmax_lanes = nullptr;
   AttnAxpyLanesFn attn_axpy_lanes = nullptr;
   AttnDotLanesQ8Fn attn_dot_lanes_q8 = nullptr;
+  // attn_axpy_lanes over q8_0 value rows with each weight s[j·R + r]·dv_j (dv_j: the value block's
+  // scale) rounded to bf16 and two keys per vdpbf16ps (AVX-512 BF16 CPUs only; null elsewhere).
+  // The int8 path's value sum (cpu_attention.cpp): relative error ≤ 2^-8 per weight (bf16's unit
+  // roundoff), about the q8_0 values' own rounding (≤ 2^-8 of their block's largest).
+  AttnAxpyLanesFn attn_axpy_lanes_q8_bf16 = nullptr;
   // q4_0, q8_0, q4_k and q6_k on x16 tiles (null where this ISA has none: such devices keep the file's layout).
   X16DotFn q4_0_x16 = nullptr, q8_0_x16 = nullptr, q4_k_x16 = nullptr, q6_k_x16 = nullptr;
   X16GemmFn gemm_q4_0_x16 = nullptr, gemm_q8_0_x16 = nullptr, gemm_q4_k_x16 = nullptr, gemm_q6_k_x16 = nullptr;
@@ -273,6 +278,8 @@ const Kernels& kernels_avx2();
 const Kernels& kernels_avx512();
 // Fills the attention entries of the AVX-512 table (attn_avx512.cpp).
 void set_attention_avx512(Kernels* k);
+// Fills attn_axpy_lanes_q8_bf16 (attn_avx512bf16.cpp; call only on a CPU with AVX-512 BF16).
+void set_attention_avx512_bf16(Kernels* k);
 // Fills the lane-major attention entries of the AVX2 table (attn_avx2.cpp).
 void set_attention_avx2(Kernels* k);
 // Fills the x16 entries of the AVX2 table (x16_avx2.cpp).

@@ -546,6 +546,7 @@ const Kernels& kernels_avx512() {
               /*q4_0_nibble_order=*/true};
     set_x16_avx512(&t);        // x16_avx512.cpp
     set_attention_avx512(&t);  // attn_avx512.cpp
+    if (__builtin_cpu_supports("avx512bf16")) set_attention_avx512_bf16(&t);  // attn_avx512bf16.cpp
     return t;
   }();
   return k;

@@ -64,6 +64,10 @@ typedef enum {
 typedef enum {
   GEMMA12B_KV_F16 = 0, /* default */
   GEMMA12B_KV_F32 = 1,
+  /* Half of f16's memory. On the CPU its attention is faster at long context: the queries are
+   * rounded to int8 per 32 values (as llama.cpp does for a q8_0 cache) and scored in integers,
+   * and on processors with AVX-512 BF16 the values are summed with bf16 weights (rounding of
+   * the order of the cache's own). */
   GEMMA12B_KV_Q8_0 = 2
 } gemma12b_kv_type;
 

@@ -101,7 +101,8 @@ struct DeviceOptions {
   int n_threads = 0;  // 0 = all hardware threads
   // CPU: quantized weights meet f32 activations (the dequantized-f32 math of the reference
   // backend) instead of int8 activations per 32-block (llama.cpp's scheme, several times faster);
-  // likewise attention over a q8_0 K cache scores f32 queries instead of queries rounded to int8.
+  // likewise attention over a q8_0 KV cache scores f32 queries and sums the values with f32
+  // weights, instead of queries rounded to int8 and (on CPUs with AVX-512 BF16) bf16 weights.
   bool exact_matmul = false;
   // CPU: read every weight matrix in the file's layout (no copy at load: Device::wrap_weight
   // wraps only). By default q4_0, q8_0, q4_k and q6_k matrices get x16 tiles (AVX-512 and AVX2), which decode

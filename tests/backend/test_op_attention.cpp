@@ -11,7 +11,9 @@
 // activation (cpu::quantize_block32) and scores in integers, as llama.cpp does: its exact result
 // is the naive attention of those rounded queries, which is what its output is held to, within
 // the same f32 bound (a kernel that drops, repeats or misplaces a block, a lane or the offset of
-// the unsigned key bytes is off by far more).
+// the unsigned key bytes is off by far more). Over q8_0 values, where the CPU has vdpbf16ps, the
+// value sum rounds each weight p·dv to bf16 (relative error ≤ 2^-8): the output moves by at most
+// 2^-8·max|v| more (one dropped key of 40 moves it by ~1/40 of its value).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -210,7 +212,7 @@ void check_attention(const AttnCase& c, MaskCoverage* cov = nullptr) {
     AttnInputs rounded = in;
     rounded.q = rounded_queries(in.q);
     const std::vector<double> int8_expect = naive_attention(c, rounded, nullptr);
-    const double tol8 = attention_tol(c, rounded);
+    const double tol8 = attention_tol(c, rounded) + std::ldexp(max_abs(to_f32(in.v)), -8);
     const std::vector<Outcome> outs = run_all(attn_name(c), body);
     REQUIRE_MESSAGE(outs[0].status.ok(), attn_name(c), ": reference failed: ", outs[0].status.ToString());
     ref = bytes_to_f32(outs[0].bytes);
