@@ -44,7 +44,7 @@ const char* kUsage = R"(usage:
       measure the model (and the mmproj's embedders)
   gemma12b-bench --ops [--op matmul|attention] [-t N] [-r N] [--file-layout]
       time CPU kernels alone: the matmul at the 12B's FFN shapes for each weight type and 1, 4,
-      512 rows, weights wrapped as a model loads them; attention (f16 K/V) at the full and
+      512 rows, weights wrapped as a model loads them; attention (f16 and q8_0 K/V) at the full and
       sliding layers' decode and verify shapes
 
 options:

@@ -2,7 +2,8 @@
 // row count (1: decode, 4: a speculative verify step, 512: prefill), with weights rotated through
 // more memory than the caches hold, as decode sees them. Reports time, weight bytes per second
 // (the decode bound's currency) and arithmetic rate. Then attention at decode / verify with f16
-// K/V at the full and sliding layers' shapes: time, K/V bytes per second, arithmetic rate.
+// and q8_0 K/V at the full and sliding layers' shapes: time, K/V bytes per second, arithmetic
+// rate.
 #pragma once
 
 #include <cstdint>
