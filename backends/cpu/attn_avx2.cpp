@@ -10,14 +10,11 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "cpu/attn_q8_generic.h"
 #include "cpu/qdot.h"
 #include "cpu/simd_avx2.h"
 
 namespace gemma12b::cpu {
 namespace {
-
-inline float h2f_f16c(uint16_t h) { return _cvtsh_ss(h); }
 
 // 8 elements of a K/V row from element i as f32.
 inline __m256 load_kv8(const void* p, bool f16, int64_t i) {
@@ -342,7 +339,6 @@ void set_attention_avx2(Kernels* k) {
   k->attn_dot_lanes = &attn_dot_lanes;
   k->attn_softmax_lanes = &attn_softmax_lanes;
   k->attn_axpy_lanes = &attn_axpy_lanes;
-  k->attn_dot_lanes_q8 = &lanes_q8::attn_dot_lanes_q8<&h2f_f16c>;  // attn_q8_generic.h, vectorized by the compiler
 }
 
 }  // namespace gemma12b::cpu

@@ -13,7 +13,8 @@
 // Keys and values of every type (f32, f16, q8_0) are read in place. Over a q8_0 cache, unless
 // the device is exact, the int8 path: the queries are rounded per 32-block like int8 activations
 // (quantize_block32), as llama.cpp does for a q8_0 K, so the lane-major scores are integer dots
-// (4 vpdpbusd per 16 f32 FMAs; head-major: f32 dots of the rounded queries); and where the CPU
+// on AVX-512 VNNI (4 vpdpbusd per 16 f32 FMAs; elsewhere, and head-major, f32 dots of the rounded
+// queries); and where the CPU
 // has vdpbf16ps the lane-major value sum takes two keys per instruction with its weights rounded
 // to bf16 (the int8 values are exact in bf16; the weights' rounding, ≤ 2^-8 relative, is about
 // the values' own). Full layer at 32K keys, decode: f16 ~6-7 ms, q8_0 ~4.5 ms.
@@ -60,8 +61,8 @@ struct KvRows {
 };
 
 // rows[j] = KV head hk's row of slot idx[j] (f32 or f16 rows in place, q8_0 rows dequantized
-// into tmp), for attn_dot_lanes (on an exact device, q8_0 keys meet f32 queries there; every
-// other kernel reads q8_0 rows in place).
+// into tmp), for attn_dot_lanes (q8_0 keys without integer scores: on an exact device, or an
+// ISA without vpdpbusd; every other kernel reads q8_0 rows in place).
 void gather_rows(const KvRows& kv, const int32_t* idx, int n, int64_t hk, std::vector<float>& tmp, const void** rows) {
   const bool direct = kv.dtype == DType::kF32 || kv.dtype == DType::kF16;
   if (!direct && tmp.size() < static_cast<size_t>(n * kv.len)) tmp.resize(n * kv.len);
@@ -211,8 +212,12 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
   const TensorView& q = op.src[0];
   const int64_t G = sh.G, D = sh.D, Dv = sh.Dv, nt = t1 - t0;
   const int64_t R = nt * G, Rp = (R + kAttnLanes - 1) / kAttnLanes * kAttnLanes;
+  // Integer scores where the ISA has them (AVX-512 VNNI); elsewhere the rounded queries are
+  // scored in f32 (the same values; the kernels that would replace these FMAs without vpdpbusd
+  // take as many instructions).
+  const bool int8_dots = sh.int8_keys && kn.attn_dot_lanes_q8 != nullptr;
   thread_local std::vector<float> qt, sc, kt, acc, mlf;
-  if (!sh.int8_keys) qt.assign(D * Rp, 0.0f);
+  if (!int8_dots) qt.assign(D * Rp, 0.0f);
   sc.resize(kKeyBlock * Rp);
   acc.assign(Dv * Rp, 0.0f);
   mlf.resize(3 * Rp);
@@ -220,21 +225,27 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
   std::fill(m, m + Rp, kNegInf);
   std::fill(l, l + Rp, 0.0f);
   const float scale = op.params.scale;
-  // The queries: qt[i][r] transposed and pre-scaled, or for int8 keys rounded per block in
-  // QLanes8's layout (padding lanes zero).
+  // The queries: qt[i][r] transposed and pre-scaled (rounded first for int8 keys), or for
+  // integer scores rounded per block in QLanes8's layout (padding lanes zero).
   thread_local std::vector<int8_t> q8;
-  thread_local std::vector<float> q8d;
+  thread_local std::vector<float> q8d, qround;
   thread_local std::vector<int32_t> q8c;
   const int64_t nb = D / 32;
-  if (sh.int8_keys) {
+  if (int8_dots) {
     q8.assign(D * Rp, 0);
     q8d.assign(nb * Rp, 0.0f);
     q8c.assign(nb * Rp, 0);
   }
   for (int64_t r = 0; r < R; ++r) {
     const float* qr = f32_row(q, (t0 + r / G) * sh.Hq + hk * G + r % G);
-    if (!sh.int8_keys) {
-      for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = qr[i] * scale;
+    if (!int8_dots) {
+      if (sh.int8_keys) {
+        qround.resize(D);
+        rounded_query(qr, D, scale, qround.data());
+        for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = qround[i];
+      } else {
+        for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = qr[i] * scale;
+      }
       continue;
     }
     for (int64_t b = 0; b < nb; ++b) {
@@ -269,7 +280,7 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     }
     if (n == 0) continue;
     const BlockPrefetch pf(kv, sh, hk, idx, n, sb, s1);
-    if (sh.int8_keys) {
+    if (int8_dots) {
       for (int j = 0; j < n; ++j) rows[j] = kv.k.row(idx[j], hk);
       kn.attn_dot_lanes_q8(ql, iRp, D, rows, n, sc.data(), pf.values);
     } else {

@@ -217,16 +217,17 @@ using AttnAxpyLanesFn = void (*)(float* acc, int R, int64_t D, const float* f, c
                                  KvRow vt, int n, const AttnPrefetch& pf);
 
 // Lane-major scores over q8_0 key rows in integer arithmetic (llama.cpp's scheme for a q8_0 K
-// cache): each query row is rounded per 32-block like an int8 activation (quantize_block32),
-// and per block the 32 products are summed exactly in int32 before one f32 scaling:
-//   attn_dot_lanes_q8: s[j·R + r] = Σ_b fma over b of float(Σ_{i in b} q[r][i]·k_j[i]) · (d[b][r]·dk_j[b])
-// (blocks in order, each a single fma into the running f32 sum, so every ISA gives the same bits).
+// cache; AVX-512 VNNI only, null elsewhere): each query row is rounded per 32-block like an int8
+// activation (quantize_block32), and per block the 32 products are summed exactly in int32
+// before one f32 scaling:
+//   attn_dot_lanes_q8: s[j·R + r] = Σ_b float(Σ_{i in b} q[r][i]·k_j[i]) · (d[b][r]·dk_j[b])
+// (blocks in order, each a single fma into the running f32 sum).
 // Layout, for D/32 blocks b and R lanes r (padding lanes all zero):
 struct QLanes8 {
   const int8_t* q;   // [D/32][8][R][4]: q[b][g][r][e] = query row r's rounded element 32b + 4g + e
   const float* d;    // [D/32][R]: row r's block scale times the op's scale
-  const int32_t* c;  // [D/32][R]: −128·Σ q over the block (for kernels that read the keys' bytes
-                     // as unsigned, k + 128, as vpdpbusd wants)
+  const int32_t* c;  // [D/32][R]: −128·Σ q over the block (the kernel reads the keys' bytes as
+                     // unsigned, k + 128, as vpdpbusd wants)
 };
 using AttnDotLanesQ8Fn = void (*)(const QLanes8& q, int R, int64_t D, const void* const* k, int n, float* s,
                                   const AttnPrefetch& pf);

@@ -3,7 +3,6 @@
 
 #include "core/quant.h"
 #include "cpu/attn_lanes_generic.h"
-#include "cpu/attn_q8_generic.h"
 #include "cpu/qdot.h"
 #include "cpu/qdot_chunks.h"
 #include "cpu/qdot_rows.h"
@@ -147,7 +146,6 @@ const Kernels& kernels_scalar() {
     t.attn_dot_lanes = &lanes::attn_dot_lanes<&chunks::h2f>;
     t.attn_softmax_lanes = &lanes::attn_softmax_lanes;
     t.attn_axpy_lanes = &lanes::attn_axpy_lanes<&chunks::h2f>;
-    t.attn_dot_lanes_q8 = &lanes_q8::attn_dot_lanes_q8<&chunks::h2f>;
     return t;
   }();
   return k;
