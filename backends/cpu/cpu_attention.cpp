@@ -12,12 +12,12 @@
 //
 // Keys and values of every type (f32, f16, q8_0) are read in place. Over a q8_0 cache, unless
 // the device is exact, the int8 path: the queries are rounded per 32-block like int8 activations
-// (quantize_block32), as llama.cpp does for a q8_0 K, so the lane-major scores are integer dots
-// on AVX-512 VNNI (4 vpdpbusd per 16 f32 FMAs; elsewhere, and head-major, f32 dots of the rounded
-// queries); and where the CPU
-// has vdpbf16ps the lane-major value sum takes two keys per instruction with its weights rounded
-// to bf16 (the int8 values are exact in bf16; the weights' rounding, ≤ 2^-8 relative, is about
-// the values' own). Full layer at 32K keys, decode: f16 ~6-7 ms, q8_0 ~4.5 ms.
+// (quantize_block32), as llama.cpp does for a q8_0 K; the lane-major scores are then integer
+// dots on AVX-512 VNNI (4 vpdpbusd per 16 f32 FMAs; elsewhere, and head-major, f32 dots of the
+// rounded queries); and where the CPU has vdpbf16ps the lane-major value sum takes two keys per
+// instruction with its weights rounded to bf16 (the int8 values are exact in bf16; the weights'
+// rounding, ≤ 2^-8 relative, is about the values' own). Full layer at 32K keys, decode: f16
+// ~6-7 ms, q8_0 ~4.5 ms.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -91,7 +91,8 @@ struct Shape {
   int64_t T, Hq, Hkv, G, D, Dv, S, chunks;
   bool prefetch;  // each key and value row is read once (decode, verify): pull them ahead into L2
   // A q8_0 K meets int8 queries (unless the device is exact): each (row, head) of q is rounded per
-  // 32-block by quantize_block32 and the scores are integer dots, as for quantized weights.
+  // 32-block by quantize_block32, as activations are for quantized weights (integer dots where
+  // the ISA has vpdpbusd).
   bool int8_keys;
   // Over q8_0 values (unless exact) the lane-major value sum rounds its weights p·dv to bf16 where
   // the CPU has vdpbf16ps (Kernels::attn_axpy_lanes_q8_bf16): relative error ≤ 2^-8 per weight.

@@ -8,7 +8,8 @@
 // combination of v rows.
 //
 // Over a q8_0 K the CPU backend (unless exact) rounds each query row per 32-block like an int8
-// activation (cpu::quantize_block32) and scores in integers, as llama.cpp does: its exact result
+// activation (cpu::quantize_block32), as llama.cpp does, and scores in integers where the ISA
+// has vpdpbusd (elsewhere in f32; all of its ISA targets run here): its exact result
 // is the naive attention of those rounded queries, which is what its output is held to, within
 // the same f32 bound (a kernel that drops, repeats or misplaces a block, a lane or the offset of
 // the unsigned key bytes is off by far more). Over q8_0 values, where the CPU has vdpbf16ps, the
@@ -153,7 +154,7 @@ bool visible(const AttnCase& c, const AttnInputs& in, int64_t t, int64_t s, Mask
 }
 
 // The queries as the CPU's int8 attention sees them: each (row, head) rounded per 32-block by
-// cpu::quantize_block32, as doubles (q·d).
+// cpu::quantize_block32, as the f32 values q·d.
 std::vector<float> rounded_queries(const std::vector<float>& q) {
   std::vector<float> out(q.size());
   for (size_t b0 = 0; b0 < q.size(); b0 += 32) {
