@@ -304,16 +304,10 @@ void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {
 template <int IT, int RT, KvRow VT>
 inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const float* p, const void* const* v, int n,
                             RowPrefetcher& pf) {
-  __m512 a[IT][RT], fv[RT];
+  __m512 a[IT][RT];
   alignas(64) float st[8][16];
   const __mmask16 m = static_cast<__mmask16>(IT >= 16 ? 0xFFFF : (1u << IT) - 1);
-#pragma GCC unroll 4
-  for (int rt = 0; rt < RT; ++rt) fv[rt] = _mm512_loadu_ps(f + 16 * rt);
-#pragma GCC unroll 16
-  for (int it = 0; it < IT; ++it) {
-#pragma GCC unroll 4
-    for (int rt = 0; rt < RT; ++rt) a[it][rt] = _mm512_mul_ps(_mm512_loadu_ps(acc + it * R + 16 * rt), fv[rt]);
-  }
+  load_rescaled(a, acc, R, f);
   // Value rows staged kAhead keys before use, in a ring of 2·kAhead rows (see dot_lanes_tile).
   constexpr int kAhead = 4;
   for (int j = 0; j < std::min(n, kAhead); ++j) _mm512_store_ps(st[j], load_v<VT>(v[j], i0, m));
@@ -331,11 +325,7 @@ inline void axpy_lanes_tile(float* acc, int R, int64_t i0, const float* f, const
       for (int rt = 0; rt < RT; ++rt) a[it][rt] = _mm512_fmadd_ps(b, pv[rt], a[it][rt]);
     }
   }
-#pragma GCC unroll 16
-  for (int it = 0; it < IT; ++it) {
-#pragma GCC unroll 4
-    for (int rt = 0; rt < RT; ++rt) _mm512_storeu_ps(acc + it * R + 16 * rt, a[it][rt]);
-  }
+  store_tile(a, acc, R);
 }
 
 template <int IT, int RT, KvRow VT>

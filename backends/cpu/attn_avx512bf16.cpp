@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cpu/qdot.h"
+#include "cpu/simd_avx512.h"
 
 namespace gemma12b::cpu {
 namespace {
@@ -49,14 +50,7 @@ template <int IT, int RT>
 void axpy_tile(float* acc, int R, int64_t nb, int64_t i0, const float* f, const uint32_t* w, const void* const* v,
                int n, RowPrefetcher& pf) {
   __m512 a[IT][RT];
-  __m512 fv[RT];
-#pragma GCC unroll 4
-  for (int rt = 0; rt < RT; ++rt) fv[rt] = _mm512_loadu_ps(f + 16 * rt);
-#pragma GCC unroll 16
-  for (int it = 0; it < IT; ++it) {
-#pragma GCC unroll 4
-    for (int rt = 0; rt < RT; ++rt) a[it][rt] = _mm512_mul_ps(_mm512_loadu_ps(acc + it * R + 16 * rt), fv[rt]);
-  }
+  load_rescaled(a, acc, R, f);
   // Value pairs staged kAhead pairs before use in a ring of 2·kAhead (reading a 64-byte store
   // back as dwords right away stalls on store forwarding); a lone last key pairs with zeros.
   constexpr int kAhead = 2;
@@ -84,11 +78,7 @@ void axpy_tile(float* acc, int R, int64_t nb, int64_t i0, const float* f, const 
       for (int rt = 0; rt < RT; ++rt) a[it][rt] = _mm512_dpbf16_ps(a[it][rt], wv[rt], x);
     }
   }
-#pragma GCC unroll 16
-  for (int it = 0; it < IT; ++it) {
-#pragma GCC unroll 4
-    for (int rt = 0; rt < RT; ++rt) _mm512_storeu_ps(acc + it * R + 16 * rt, a[it][rt]);
-  }
+  store_tile(a, acc, R);
 }
 
 template <int IT, int RT>

@@ -1,5 +1,5 @@
-// Small AVX-512 helpers shared by the AVX-512 files (qdot_avx512.cpp, attn_avx512.cpp), which
-// are compiled with the same -mavx512* flags. Only those files may include this header: the
+// Small AVX-512 helpers shared by the AVX-512 files (qdot_avx512.cpp, attn_avx512.cpp,
+// attn_avx512bf16.cpp), which are compiled with the same -mavx512* flags (and one more). Only those files may include this header: the
 // unnamed namespace gives each its own copy, so no build of these functions can reach a caller
 // on a processor without AVX-512.
 #pragma once
@@ -41,6 +41,30 @@ inline __m512 exp512(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
   p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   return _mm512_scalef_ps(p, n);
+}
+
+// The IT x RT accumulator tile of a lane-major value sum, acc[it·R + 16·rt .. + 16) (16 query
+// rows per vector), loaded and rescaled by the rows' factors f[16·rt ..] (the online softmax's
+// exp(m − m')), and stored back.
+template <int IT, int RT>
+inline void load_rescaled(__m512 (&a)[IT][RT], const float* acc, int R, const float* f) {
+  __m512 fv[RT];
+#pragma GCC unroll 4
+  for (int rt = 0; rt < RT; ++rt) fv[rt] = _mm512_loadu_ps(f + 16 * rt);
+#pragma GCC unroll 16
+  for (int it = 0; it < IT; ++it) {
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) a[it][rt] = _mm512_mul_ps(_mm512_loadu_ps(acc + it * R + 16 * rt), fv[rt]);
+  }
+}
+
+template <int IT, int RT>
+inline void store_tile(const __m512 (&a)[IT][RT], float* acc, int R) {
+#pragma GCC unroll 16
+  for (int it = 0; it < IT; ++it) {
+#pragma GCC unroll 4
+    for (int rt = 0; rt < RT; ++rt) _mm512_storeu_ps(acc + it * R + 16 * rt, a[it][rt]);
+  }
 }
 
 }  // namespace
