@@ -95,12 +95,10 @@ void attn_axpy_lanes_q8_bf16(float* acc, int R, int64_t D, const float* f, const
   // 1. The weight pairs, rounded to bf16 (vcvtne2ps2bf16: nearest even), interleaved per row.
   thread_local std::vector<uint32_t> wbuf;
   wbuf.resize(static_cast<size_t>(pairs * nb * R));
-  alignas(64) int16_t idx[32];
-  for (int t = 0; t < 16; ++t) {
-    idx[2 * t] = static_cast<int16_t>(t);
-    idx[2 * t + 1] = static_cast<int16_t>(16 + t);
-  }
-  const __m512i interleave = _mm512_load_si512(idx);
+  // Word 2t takes word t (p0's), word 2t + 1 word 16 + t (p1's).
+  alignas(64) static constexpr int16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i interleave = _mm512_load_si512(kInterleave);
   for (int q = 0; q < pairs; ++q) {
     const int j = 2 * q;
     const bool pair = j + 1 < n;
