@@ -108,76 +108,83 @@ constexpr AttnShape kAttnShapes[] = {
     {"sliding", 4, 16, 8, 256, 1536, 1024},
 };
 
-int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt19937& rng) {
+// One row of the attention table: shape a over a cache of type kvt.
+int attention_row(Device& dev, Stream& stream, const OpsOptions& o, std::mt19937& rng, const AttnShape& a,
+                  DType kvt) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t kv_elems = a.S * a.Hkv * a.D;
+  const size_t kv_bytes = a.S * a.Hkv * row_size(kvt, a.D);
+  auto qb = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
+  auto ob = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
+  auto qpb = dev.create_buffer(a.T * sizeof(int32_t));
+  auto kpb = dev.create_buffer(a.S * sizeof(int32_t));
+  if (!qb.ok() || !ob.ok() || !qpb.ok() || !kpb.ok()) return 1;
+  float* q = static_cast<float*>((*qb)->map());
+  for (int64_t i = 0; i < a.T * a.Hq * a.D; ++i) q[i] = nd(rng);
+  // K and V buffers of each copy: one random K and V, repeated (speed does not depend on values).
+  const int copies = static_cast<int>(std::max<size_t>(2, kRotateBytes / (2 * kv_bytes) + 1));
+  std::vector<std::unique_ptr<Buffer>> kvs;
+  for (int c = 0; c < 2 * copies; ++c) {
+    auto b = dev.create_buffer(kv_bytes);
+    if (!b.ok()) return 1;
+    uint8_t* p = static_cast<uint8_t*>((*b)->map());
+    if (c < 2) {
+      std::vector<float> vals(kv_elems);
+      for (float& x : vals) x = nd(rng);
+      for (int64_t r = 0; r < a.S * a.Hkv; ++r) {
+        quantize_row(kvt, &vals[r * a.D], p + r * row_size(kvt, a.D), a.D);
+      }
+    } else {
+      std::memcpy(p, kvs[c % 2]->map(), kv_bytes);
+    }
+    kvs.push_back(std::move(*b));
+  }
+  // Keys hold positions 0 .. S-1 (a ring in position order); the queries are the next T positions.
+  int32_t* kp = static_cast<int32_t*>((*kpb)->map());
+  for (int64_t s = 0; s < a.S; ++s) kp[s] = static_cast<int32_t>(s);
+  int32_t* qp = static_cast<int32_t*>((*qpb)->map());
+  for (int64_t t = 0; t < a.T; ++t) qp[t] = static_cast<int32_t>(a.S + t);
+  ops::AttentionArgs args;
+  args.q = TensorView::contiguous(qb->get(), 0, DType::kF32, {a.T, a.Hq, a.D});
+  args.qpos = TensorView::contiguous(qpb->get(), 0, DType::kI32, {a.T});
+  args.kpos = TensorView::contiguous(kpb->get(), 0, DType::kI32, {a.S});
+  args.scale = 1.0f;
+  args.window = a.window;
+  const TensorView out = TensorView::contiguous(ob->get(), 0, DType::kF32, {a.T, a.Hq, a.D});
+  Stat ms;
+  for (int r = -1; r < o.reps * 4; ++r) {
+    const int c = (r + copies) % copies;
+    args.k = KvCache::kv_view(kvs[2 * c].get(), kvt, a.S, a.Hkv, a.D);  // the cache's layout
+    args.v = KvCache::kv_view(kvs[2 * c + 1].get(), kvt, a.S, a.Hkv, a.D);
+    const auto t0 = std::chrono::steady_clock::now();
+    Status st = ops::attention(stream, out, args);
+    if (st.ok()) st = stream.synchronize();
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!st.ok()) return op_failed(st);
+    if (r >= 0) ms.v.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  // Keys each query row sees (the window bounds sliding rows): their K and V rows are what is read,
+  // two multiply-adds per head and dim.
+  const int64_t seen = a.window > 0 ? std::min<int64_t>(a.window, a.S) : a.S;
+  const double sec = ms.mean() / 1e3;
+  std::printf("| %-7s | %2lld | %2lld/%lld x %-4lld | %6lld | %-4s | %18s | %10.1f | %10.1f |\n", a.what,
+              static_cast<long long>(a.T), static_cast<long long>(a.Hq), static_cast<long long>(a.Hkv),
+              static_cast<long long>(a.D), static_cast<long long>(a.S), std::string(dtype_name(kvt)).c_str(),
+              absl::StrFormat("%.3f ± %.3f", ms.mean(), ms.sd()).c_str(),
+              2.0 * seen * a.Hkv * row_size(kvt, a.D) / sec / 1e9, 4.0 * a.T * a.Hq * seen * a.D / sec / 1e9);
+  std::fflush(stdout);
+  return 0;
+}
+
+int attention_table(Device& dev, Stream& stream, const OpsOptions& o, std::mt19937& rng) {
   std::printf("\n| %-7s | %2s | %-12s | %6s | %-4s | %18s | %10s | %10s |\n", "attn", "T", "Hq/Hkv x D", "keys", "kv",
               "ms", "GB/s (kv)", "GFLOP/s");
   std::printf("|---------|----|--------------|--------|------|--------------------|------------|------------|\n");
   // The cache's default f16 and its q8_0 option (scores in int8 on the CPU, see cpu_attention.cpp).
   for (DType kvt : {DType::kF16, DType::kQ8_0}) {
-  for (const AttnShape& a : kAttnShapes) {
-    const int64_t kv_elems = a.S * a.Hkv * a.D;
-    const size_t kv_bytes = a.S * a.Hkv * row_size(kvt, a.D);
-    auto qb = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
-    auto ob = dev.create_buffer(a.T * a.Hq * a.D * sizeof(float));
-    auto qpb = dev.create_buffer(a.T * sizeof(int32_t));
-    auto kpb = dev.create_buffer(a.S * sizeof(int32_t));
-    if (!qb.ok() || !ob.ok() || !qpb.ok() || !kpb.ok()) return 1;
-    float* q = static_cast<float*>((*qb)->map());
-    for (int64_t i = 0; i < a.T * a.Hq * a.D; ++i) q[i] = nd(rng);
-    // K and V buffers of each copy: one random K and V, repeated (speed does not depend on values).
-    const int copies = static_cast<int>(std::max<size_t>(2, kRotateBytes / (2 * kv_bytes) + 1));
-    std::vector<std::unique_ptr<Buffer>> kvs;
-    for (int c = 0; c < 2 * copies; ++c) {
-      auto b = dev.create_buffer(kv_bytes);
-      if (!b.ok()) return 1;
-      uint8_t* p = static_cast<uint8_t*>((*b)->map());
-      if (c < 2) {
-        std::vector<float> vals(kv_elems);
-        for (float& x : vals) x = nd(rng);
-        for (int64_t r = 0; r < a.S * a.Hkv; ++r) {
-          quantize_row(kvt, &vals[r * a.D], p + r * row_size(kvt, a.D), a.D);
-        }
-      } else {
-        std::memcpy(p, kvs[c % 2]->map(), kv_bytes);
-      }
-      kvs.push_back(std::move(*b));
+    for (const AttnShape& a : kAttnShapes) {
+      if (int rc = attention_row(dev, stream, o, rng, a, kvt)) return rc;
     }
-    // Keys hold positions 0 .. S-1 (a ring in position order); the queries are the next T positions.
-    int32_t* kp = static_cast<int32_t*>((*kpb)->map());
-    for (int64_t s = 0; s < a.S; ++s) kp[s] = static_cast<int32_t>(s);
-    int32_t* qp = static_cast<int32_t*>((*qpb)->map());
-    for (int64_t t = 0; t < a.T; ++t) qp[t] = static_cast<int32_t>(a.S + t);
-    ops::AttentionArgs args;
-    args.q = TensorView::contiguous(qb->get(), 0, DType::kF32, {a.T, a.Hq, a.D});
-    args.qpos = TensorView::contiguous(qpb->get(), 0, DType::kI32, {a.T});
-    args.kpos = TensorView::contiguous(kpb->get(), 0, DType::kI32, {a.S});
-    args.scale = 1.0f;
-    args.window = a.window;
-    const TensorView out = TensorView::contiguous(ob->get(), 0, DType::kF32, {a.T, a.Hq, a.D});
-    Stat ms;
-    for (int r = -1; r < o.reps * 4; ++r) {
-      const int c = (r + copies) % copies;
-      args.k = KvCache::kv_view(kvs[2 * c].get(), kvt, a.S, a.Hkv, a.D);  // the cache's layout
-      args.v = KvCache::kv_view(kvs[2 * c + 1].get(), kvt, a.S, a.Hkv, a.D);
-      const auto t0 = std::chrono::steady_clock::now();
-      Status st = ops::attention(stream, out, args);
-      if (st.ok()) st = stream.synchronize();
-      const auto t1 = std::chrono::steady_clock::now();
-      if (!st.ok()) return op_failed(st);
-      if (r >= 0) ms.v.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
-    // Keys each query row sees (the window bounds sliding rows): their K and V rows are what is read,
-    // two multiply-adds per head and dim.
-    const int64_t seen = a.window > 0 ? std::min<int64_t>(a.window, a.S) : a.S;
-    const double sec = ms.mean() / 1e3;
-    std::printf("| %-7s | %2lld | %2lld/%lld x %-4lld | %6lld | %-4s | %18s | %10.1f | %10.1f |\n", a.what,
-                static_cast<long long>(a.T), static_cast<long long>(a.Hq), static_cast<long long>(a.Hkv),
-                static_cast<long long>(a.D), static_cast<long long>(a.S), std::string(dtype_name(kvt)).c_str(),
-                absl::StrFormat("%.3f ± %.3f", ms.mean(), ms.sd()).c_str(),
-                2.0 * seen * a.Hkv * row_size(kvt, a.D) / sec / 1e9, 4.0 * a.T * a.Hq * seen * a.D / sec / 1e9);
-    std::fflush(stdout);
-  }
   }
   return 0;
 }
