@@ -29,10 +29,8 @@ inline __m256 load_kv8(const void* p, bool f16, int64_t i) {
 // Element i (q8_0: the block's scale times its int8, the product dequantize_row forms).
 inline float load_row1(const void* p, KvRow t, int64_t i) {
   if (t == KvRow::kQ8_0) {
-    const uint8_t* blk = static_cast<const uint8_t*>(p) + 34 * (i / 32);
-    uint16_t h;
-    __builtin_memcpy(&h, blk, 2);
-    return _cvtsh_ss(h) * static_cast<float>(static_cast<int8_t>(blk[2 + i % 32]));
+    const BlockQ8_0& blk = q8_0_block(p, i / kQK8_0);
+    return _cvtsh_ss(blk.d) * static_cast<float>(blk.qs[i % kQK8_0]);
   }
   return t == KvRow::kF16 ? _cvtsh_ss(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
 }
@@ -40,11 +38,9 @@ inline float load_row1(const void* p, KvRow t, int64_t i) {
 // Elements [i, i + 8) (q8_0: all inside one block, i % 32 ≤ 24).
 inline __m256 load_row8(const void* p, KvRow t, int64_t i) {
   if (t != KvRow::kQ8_0) return load_kv8(p, t == KvRow::kF16, i);
-  const uint8_t* blk = static_cast<const uint8_t*>(p) + 34 * (i / 32);
-  uint16_t h;
-  __builtin_memcpy(&h, blk, 2);
-  const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + i % 32)));
-  return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(h)));
+  const BlockQ8_0& blk = q8_0_block(p, i / kQK8_0);
+  const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.qs + i % kQK8_0)));
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(blk.d)));
 }
 
 // Scores of GT heads x JT keys, in GT·JT registers over D: each key chunk is loaded (and

@@ -27,19 +27,16 @@ inline __m512 load_v(const void* p, int64_t i0, __mmask16 m) {
   if constexpr (VT != KvRow::kQ8_0) {
     return load_kv(p, VT == KvRow::kF16, i0, m);
   } else {
-    const uint8_t* blk = static_cast<const uint8_t*>(p) + 34 * (i0 >> 5);
-    const int64_t n0 = 32 - (i0 & 31);  // lanes left in this block
-    uint16_t h;
-    __builtin_memcpy(&h, blk, 2);
-    __m512 d = _mm512_set1_ps(_cvtsh_ss(h));
-    __m128i q = _mm_maskz_loadu_epi8(m, blk + 2 + (i0 & 31));
+    const BlockQ8_0* blk = &q8_0_block(p, i0 / kQK8_0);
+    const int64_t n0 = kQK8_0 - i0 % kQK8_0;  // lanes left in this block
+    __m512 d = _mm512_set1_ps(_cvtsh_ss(blk->d));
+    __m128i q = _mm_maskz_loadu_epi8(m, blk->qs + i0 % kQK8_0);
     if (n0 < 16) {
       const __mmask16 m1 = m & static_cast<__mmask16>(0xFFFFu << n0);
       if (m1 != 0) {
-        // Lane l ≥ n0 is element l − n0 of the next block, whose int8s start at blk + 36.
-        q = _mm_mask_loadu_epi8(_mm_maskz_mov_epi8(static_cast<__mmask16>(~m1), q), m1, blk + 36 - n0);
-        __builtin_memcpy(&h, blk + 34, 2);
-        d = _mm512_mask_blend_ps(m1, d, _mm512_set1_ps(_cvtsh_ss(h)));
+        // Lane l ≥ n0 is element l − n0 of the next block.
+        q = _mm_mask_loadu_epi8(_mm_maskz_mov_epi8(static_cast<__mmask16>(~m1), q), m1, blk[1].qs - n0);
+        d = _mm512_mask_blend_ps(m1, d, _mm512_set1_ps(_cvtsh_ss(blk[1].d)));
       }
     }
     return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d);
@@ -379,12 +376,10 @@ inline void dot_lanes_q8_tile(const QLanes8& q, int R, int64_t nb, const void* c
     float dk[JT];
 #pragma GCC unroll 8
     for (int jt = 0; jt < JT; ++jt) {
-      const uint8_t* blk = static_cast<const uint8_t*>(k[jt]) + 34 * b;
+      const BlockQ8_0& blk = q8_0_block(k[jt], b);
       _mm256_store_si256(reinterpret_cast<__m256i*>(st[jt]),
-                         _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)), flip));
-      uint16_t h;
-      __builtin_memcpy(&h, blk, 2);
-      dk[jt] = _cvtsh_ss(h);
+                         _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs)), flip));
+      dk[jt] = _cvtsh_ss(blk.d);
     }
     pf.step();
     __m512i is[JT][RT];

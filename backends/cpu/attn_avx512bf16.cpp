@@ -23,17 +23,13 @@
 namespace gemma12b::cpu {
 namespace {
 
-inline float q8_scale(const void* row, int64_t b) {
-  uint16_t h;
-  __builtin_memcpy(&h, static_cast<const uint8_t*>(row) + 34 * b, 2);
-  return _cvtsh_ss(h);
-}
+inline float q8_scale(const void* row, int64_t b) { return _cvtsh_ss(q8_0_block(row, b).d); }
 
 // IT int8 values from element i0 of a q8_0 row (inside one block), as f32 in lanes [0, IT).
 template <int IT>
 inline __m512i q8_f32_bits(const void* row, int64_t i0) {
   constexpr __mmask16 kM = static_cast<__mmask16>(IT >= 16 ? 0xFFFF : (1u << IT) - 1);
-  const __m128i q = _mm_maskz_loadu_epi8(kM, static_cast<const uint8_t*>(row) + 34 * (i0 >> 5) + 2 + (i0 & 31));
+  const __m128i q = _mm_maskz_loadu_epi8(kM, q8_0_block(row, i0 / kQK8_0).qs + i0 % kQK8_0);
   return _mm512_castps_si512(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
 }
 

@@ -7,7 +7,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 
 #include "cpu/qdot.h"
@@ -27,11 +26,7 @@ inline float kv(const void* row, bool f16, int64_t i) {
 // Element i of a value row of type t as f32 (q8_0: the block's scale times its int8).
 template <float (*H2F)(uint16_t)>
 inline float vrow(const void* row, KvRow t, int64_t i) {
-  if (t != KvRow::kQ8_0) return kv<H2F>(row, t == KvRow::kF16, i);
-  const uint8_t* blk = static_cast<const uint8_t*>(row) + 34 * (i / 32);
-  uint16_t h;
-  std::memcpy(&h, blk, 2);
-  return H2F(h) * static_cast<float>(static_cast<int8_t>(blk[2 + i % 32]));
+  return t == KvRow::kQ8_0 ? q8_0_at(row, i) : kv<H2F>(row, t == KvRow::kF16, i);
 }
 
 // Scores of JT keys against the 16 lanes at qt (row stride R), accumulated over the D dims.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/quant.h"
 #include "cpu/isa.h"
 
 namespace gemma12b::cpu {
@@ -189,9 +190,17 @@ class RowPrefetcher {
   int64_t line_ = 0;
 };
 
-// How a K/V row stores its elements: f32, f16, or q8_0 blocks (an f16 scale and 32 int8 per 34
-// bytes; element i is scale·q[i]).
+// How a K/V row stores its elements: f32, f16, or q8_0 blocks (BlockQ8_0: an f16 scale and 32
+// int8; element i is scale·q[i]).
 enum class KvRow : uint8_t { kF32, kF16, kQ8_0 };
+
+// Block b of a q8_0 K/V row, and element i of the row as f32: its block's scale times its int8,
+// the product dequantize_row forms (the kernels' vector loads form the same products).
+inline const BlockQ8_0& q8_0_block(const void* row, int64_t b) { return static_cast<const BlockQ8_0*>(row)[b]; }
+inline float q8_0_at(const void* row, int64_t i) {
+  const BlockQ8_0& blk = q8_0_block(row, i / kQK8_0);
+  return f16_to_f32(blk.d) * static_cast<float>(blk.qs[i % kQK8_0]);
+}
 using AttnDotFn = void (*)(const float* q, int G, int64_t D, const void* const* k, int n, KvRow kt, float* s,
                            int lds, const AttnPrefetch& pf);
 using AttnAxpyFn = void (*)(float* acc, int G, int64_t D, const float* p, int ldp, const void* const* v, int n,
