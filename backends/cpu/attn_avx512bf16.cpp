@@ -4,8 +4,9 @@
 // its high half); each weight p·dv (dv the value block's scale) is rounded to bf16 once (relative
 // error ≤ 2^-8, about the values' own q8_0 rounding: ≤ 2^-8 of their block's largest); every
 // product is accumulated in f32.
-//  1. weights: for each pair of keys q = (2q, 2q + 1) and value block b, the R rows' weight
-//     pairs (p_2q·dv_2q,b, p_2q+1·dv_2q+1,b) as bf16 dwords, in a per-thread scratch;
+//  1. weights: the value rows' block scales dv are gathered into an f32 table (one vpgatherdd
+//     per row and 16 blocks); then for each pair of keys q = (2q, 2q + 1) and value block b, the
+//     R rows' weight pairs (p_2q·dv_2q,b, p_2q+1·dv_2q+1,b) as bf16 dwords, in a per-thread scratch;
 //  2. per tile of IT dims (inside one block) and RT vectors of 16 rows, in IT·RT registers
 //     across the keys: per pair the IT value pairs (v_2q[i], v_2q+1[i]) are staged as bf16
 //     dwords and each is broadcast into one vdpbf16ps per vector of rows: half the f32 path's
@@ -95,12 +96,32 @@ void attn_axpy_lanes_q8_bf16(float* acc, int R, int64_t D, const float* f, const
   alignas(64) static constexpr int16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
                                                           8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
   const __m512i interleave = _mm512_load_si512(kInterleave);
+  // The value rows' block scales as f32, gathered row by row first: these loads are the first
+  // touch of each value row (9 cache lines of a 512-wide one), and in a loop of their own many
+  // are in flight at once. (Read one by one inside the weight loop, their latency held up the
+  // dependent multiply; perf put 15% of a decode step's full-layer attention at 32K keys there.)
+  thread_local std::vector<float> dbuf;
+  dbuf.resize(static_cast<size_t>(2 * pairs * nb));
+  const __m512i offsets =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int>(sizeof(BlockQ8_0))));
+  for (int j = 0; j < n; ++j) {
+    for (int64_t b = 0; b < nb; b += 16) {
+      // Dword t: the 4 bytes at block b + t, whose low half is its f16 scale.
+      const __mmask16 m = static_cast<__mmask16>(nb - b >= 16 ? 0xFFFF : (1u << (nb - b)) - 1);
+      const __m512i raw =
+          _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, offsets, &q8_0_block(v[j], b), 1);
+      _mm512_mask_storeu_ps(&dbuf[j * nb + b], m, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw)));
+    }
+  }
+  if (n % 2 != 0) std::fill_n(&dbuf[n * nb], nb, 0.0f);
   for (int q = 0; q < pairs; ++q) {
     const int j = 2 * q;
     const bool pair = j + 1 < n;
+    const float *dv0 = &dbuf[j * nb], *dv1 = &dbuf[(j + 1) * nb];
     for (int64_t b = 0; b < nb; ++b) {
-      const __m512 d0 = _mm512_set1_ps(q8_scale(v[j], b));
-      const __m512 d1 = pair ? _mm512_set1_ps(q8_scale(v[j + 1], b)) : _mm512_setzero_ps();
+      const __m512 d0 = _mm512_set1_ps(dv0[b]);
+      const __m512 d1 = _mm512_set1_ps(dv1[b]);
       uint32_t* wq = &wbuf[(q * nb + b) * R];
       for (int r = 0; r < R; r += 16) {
         const __m512 p0 = _mm512_mul_ps(_mm512_loadu_ps(s + j * R + r), d0);
