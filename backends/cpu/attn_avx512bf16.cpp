@@ -4,8 +4,8 @@
 // its high half); each weight p·dv (dv the value block's scale) is rounded to bf16 once (relative
 // error ≤ 2^-8, about the values' own q8_0 rounding: ≤ 2^-8 of their block's largest); every
 // product is accumulated in f32.
-//  1. weights: the value rows' block scales dv are gathered into an f32 table (one vpgatherdd
-//     per row and 16 blocks); then for each pair of keys q = (2q, 2q + 1) and value block b, the
+//  1. weights: the value rows' block scales dv are read into an f32 table first (q8_scales);
+//     then for each pair of keys q = (2q, 2q + 1) and value block b, the
 //     R rows' weight pairs (p_2q·dv_2q,b, p_2q+1·dv_2q+1,b) as bf16 dwords, in a per-thread scratch;
 //  2. per tile of IT dims (inside one block) and RT vectors of 16 rows, in IT·RT registers
 //     across the keys: per pair the IT value pairs (v_2q[i], v_2q+1[i]) are staged as bf16
@@ -25,6 +25,17 @@ namespace gemma12b::cpu {
 namespace {
 
 inline float q8_scale(const void* row, int64_t b) { return _cvtsh_ss(q8_0_block(row, b).d); }
+
+// The block scales of n q8_0 rows of nb blocks as f32, out[j·nb + b] = row j's block b scale.
+// These loads are a value row's first touch (9 cache lines of a 512-wide one); in a loop of
+// their own many are in flight at once. (Read one by one inside the weight loop, their latency
+// held up the dependent multiplies: perf put 15% of a decode step's full-layer attention at 32K
+// keys there. A vpgatherdd per row instead of the scalar loads: no faster, 4.97 vs 4.86 ms.)
+void q8_scales(const void* const* rows, int n, int64_t nb, float* out) {
+  for (int j = 0; j < n; ++j) {
+    for (int64_t b = 0; b < nb; ++b) out[j * nb + b] = q8_scale(rows[j], b);
+  }
+}
 
 // IT int8 values from element i0 of a q8_0 row (inside one block), as f32 in lanes [0, IT).
 template <int IT>
@@ -96,24 +107,9 @@ void attn_axpy_lanes_q8_bf16(float* acc, int R, int64_t D, const float* f, const
   alignas(64) static constexpr int16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
                                                           8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
   const __m512i interleave = _mm512_load_si512(kInterleave);
-  // The value rows' block scales as f32, gathered row by row first: these loads are the first
-  // touch of each value row (9 cache lines of a 512-wide one), and in a loop of their own many
-  // are in flight at once. (Read one by one inside the weight loop, their latency held up the
-  // dependent multiply; perf put 15% of a decode step's full-layer attention at 32K keys there.)
   thread_local std::vector<float> dbuf;
   dbuf.resize(static_cast<size_t>(2 * pairs * nb));
-  const __m512i offsets =
-      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                         _mm512_set1_epi32(static_cast<int>(sizeof(BlockQ8_0))));
-  for (int j = 0; j < n; ++j) {
-    for (int64_t b = 0; b < nb; b += 16) {
-      // Dword t: the 4 bytes at block b + t, whose low half is its f16 scale.
-      const __mmask16 m = static_cast<__mmask16>(nb - b >= 16 ? 0xFFFF : (1u << (nb - b)) - 1);
-      const __m512i raw =
-          _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, offsets, &q8_0_block(v[j], b), 1);
-      _mm512_mask_storeu_ps(&dbuf[j * nb + b], m, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw)));
-    }
-  }
+  q8_scales(v, n, nb, dbuf.data());
   if (n % 2 != 0) std::fill_n(&dbuf[n * nb], nb, 0.0f);
   for (int q = 0; q < pairs; ++q) {
     const int j = 2 * q;
