@@ -447,6 +447,95 @@ void attn_dot_lanes_q8(const QLanes8& q, int R, int64_t D, const void* const* k,
   pf.finish();
 }
 
+// ---- head-major scores over q8_0 keys in int8 (qdot.h's attn_dot_q8) ----
+// Two blocks per vector: a key's 2 x 32 bytes, made unsigned (k + 128), against a head's 64
+// signed query bytes in one vpdpbusd, each block's 8 dword sums starting from [−128·Σq, 0, .., 0]
+// so that together they end as its Σ q·k exactly; then one conversion and one fma with the
+// lanes' scales d·dk (8 lanes per block). A key's 16 lanes are summed once, at its end. Per key
+// and 64 dims: 3 instructions for the bytes, 4 for the scales, 4 per head (against 4 x (7 + G)
+// for f32 queries over dequantized 16-element chunks).
+
+// Lanes [0, 8) x[0], lanes [8, 16) x[1] (0 unless two).
+inline __m512 block_pair_ps(const float* x, bool two) {
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_permutexvar_ps(idx, _mm512_maskz_loadu_ps(two ? 3 : 1, x));
+}
+
+// Lane 0 c[0], lane 8 c[1] (0 unless two), the other lanes 0.
+inline __m512i block_pair_offsets(const int32_t* c, bool two) {
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_maskz_permutexvar_epi32(0x0101, idx, _mm512_maskz_loadu_epi32(two ? 3 : 1, c));
+}
+
+// Scores of GT heads x JT keys, in GT·JT registers over the blocks (pairs of them).
+template <int GT, int JT>
+void dot_q8_tile(const QHeads8& q, int64_t D, const void* const* k, float* s, int lds, RowPrefetcher& pf) {
+  const int64_t nb = D / kQK8_0;
+  __m512 acc[GT][JT];
+  #pragma GCC unroll 4
+  for (int g = 0; g < GT; ++g) {
+    #pragma GCC unroll 8
+    for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_setzero_ps();
+  }
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < nb; b += 2) {
+    const bool two = b + 1 < nb;  // else block b alone, in the low half (the query's high half is zero)
+    __m512i qv[GT], cv[GT];
+    __m512 dq[GT];
+    #pragma GCC unroll 4
+    for (int g = 0; g < GT; ++g) {
+      qv[g] = _mm512_maskz_loadu_epi8(two ? ~__mmask64{0} : __mmask64{0xFFFFFFFF}, q.q + g * D + kQK8_0 * b);
+      cv[g] = block_pair_offsets(q.c + g * nb + b, two);
+      dq[g] = block_pair_ps(q.d + g * nb + b, two);
+    }
+    pf.step();
+    #pragma GCC unroll 8
+    for (int j = 0; j < JT; ++j) {
+      const BlockQ8_0* blk = &q8_0_block(k[j], b);
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].qs));
+      const __m256i hi = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].qs)) : _mm256_setzero_si256();
+      const __m512i kv = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
+      const __m128i d0 = _mm_set1_epi16(static_cast<int16_t>(blk[0].d));
+      const __m128i d1 = two ? _mm_set1_epi16(static_cast<int16_t>(blk[1].d)) : _mm_setzero_si128();
+      const __m512 dk = _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(d0), d1, 1));
+      #pragma GCC unroll 4
+      for (int g = 0; g < GT; ++g) {
+        const __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(cv[g], kv, qv[g]));
+        acc[g][j] = _mm512_fmadd_ps(sum, _mm512_mul_ps(dq[g], dk), acc[g][j]);
+      }
+    }
+  }
+  #pragma GCC unroll 4
+  for (int g = 0; g < GT; ++g) {
+    #pragma GCC unroll 8
+    for (int j = 0; j < JT; ++j) s[g * lds + j] = hsum512(acc[g][j]);
+  }
+}
+
+template <int GT, int JT>
+void dot_q8_heads(const QHeads8& q, int64_t D, const void* const* k, int n, float* s, int lds, RowPrefetcher& pf) {
+  int j = 0;
+  for (; j + JT <= n; j += JT) dot_q8_tile<GT, JT>(q, D, k + j, s + j, lds, pf);
+  for (; j < n; ++j) dot_q8_tile<GT, 1>(q, D, k + j, s + j, lds, pf);
+}
+
+// Keys per tile of GT heads: GT·JT accumulators beside 3·GT query registers.
+constexpr int dot_q8_keys(int GT) { return GT >= 4 ? 2 : GT >= 2 ? 4 : 8; }
+
+void attn_dot_q8(const QHeads8& q, int G, int64_t D, const void* const* k, int n, float* s, int lds,
+                 const AttnPrefetch& prefetch) {
+  const int64_t nb = D / kQK8_0;
+  // pf.step() runs once per pair of blocks of a tile; the first head group's tile count sets the pace.
+  const int jt = dot_q8_keys(G >= 4 ? 4 : G >= 2 ? 2 : 1);
+  RowPrefetcher pf(prefetch, (n + jt - 1) / jt * ((nb + 1) / 2));
+  auto at = [&](int g) { return QHeads8{q.q + g * D, q.d + g * nb, q.c + g * nb}; };
+  int g = 0;
+  for (; g + 4 <= G; g += 4) dot_q8_heads<4, dot_q8_keys(4)>(at(g), D, k, n, s + g * lds, lds, pf);
+  for (; g + 2 <= G; g += 2) dot_q8_heads<2, dot_q8_keys(2)>(at(g), D, k, n, s + g * lds, lds, pf);
+  for (; g < G; ++g) dot_q8_heads<1, dot_q8_keys(1)>(at(g), D, k, n, s + g * lds, lds, pf);
+  pf.finish();
+}
+
 }  // namespace
 
 void set_attention_avx512(Kernels* k) {
@@ -457,6 +546,7 @@ void set_attention_avx512(Kernels* k) {
   k->attn_softmax_lanes = &attn_softmax_lanes;
   k->attn_axpy_lanes = &attn_axpy_lanes;
   k->attn_dot_lanes_q8 = &attn_dot_lanes_q8;
+  k->attn_dot_q8 = &attn_dot_q8;
 }
 
 }  // namespace gemma12b::cpu

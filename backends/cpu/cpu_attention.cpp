@@ -12,12 +12,12 @@
 //
 // Keys and values of every type (f32, f16, q8_0) are read in place. Over a q8_0 cache, unless
 // the device is exact, the int8 path: the queries are rounded per 32-block like int8 activations
-// (quantize_block32), as llama.cpp does for a q8_0 K; the lane-major scores are then integer
-// dots on AVX-512 VNNI (4 vpdpbusd per 16 f32 FMAs; elsewhere, and head-major, f32 dots of the
+// (quantize_block32), as llama.cpp does for a q8_0 K; the scores, lane-major and head-major, are
+// then integer dots on AVX-512 VNNI (4 vpdpbusd per 16 f32 FMAs; elsewhere f32 dots of the
 // rounded queries); and where the CPU has vdpbf16ps the lane-major value sum takes two keys per
 // instruction with its weights rounded to bf16 (the int8 values are exact in bf16; the weights'
-// rounding, ≤ 2^-8 relative, is about the values' own). Full layer at 32K keys, decode: f16
-// ~6-7 ms, q8_0 ~4.5 ms.
+// rounding, ≤ 2^-8 relative, is about the values' own). Decode, full layer at 32K keys: f16
+// ~6-7 ms, q8_0 ~4.5 ms; sliding layer (1024 keys): f16 ~0.29, q8_0 ~0.25 ms.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -156,8 +156,19 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
                int64_t t, int64_t hk, int64_t c, int64_t s0, int64_t s1) {
   const TensorView& q = op.src[0];
   const int64_t G = sh.G, D = sh.D, Dv = sh.Dv;
-  thread_local std::vector<float> qbuf, sc, acc, ml;
-  qbuf.resize(G * D);
+  // Integer scores where the ISA has them (as in lane_item).
+  const bool int8_dots = sh.int8_keys && kn.attn_dot_q8 != nullptr;
+  thread_local std::vector<float> qbuf, sc, acc, ml, q8d;
+  thread_local std::vector<int8_t> q8;
+  thread_local std::vector<int32_t> q8c;
+  const int64_t nb = D / 32;
+  if (int8_dots) {
+    q8.resize(G * D);
+    q8d.resize(G * nb);
+    q8c.resize(G * nb);
+  } else {
+    qbuf.resize(G * D);
+  }
   sc.resize(G * kKeyBlock);
   acc.assign(G * Dv, 0.0f);
   ml.resize(2 * G);
@@ -167,7 +178,16 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
   const float scale = op.params.scale;
   for (int64_t g = 0; g < G; ++g) {  // the G query rows, pre-scaled
     const float* qr = f32_row(q, t * sh.Hq + hk * G + g);
-    if (sh.int8_keys) {
+    if (int8_dots) {
+      for (int64_t b = 0; b < nb; ++b) {
+        float d;
+        quantize_block32(qr + 32 * b, &q8[g * D + 32 * b], &d);
+        int32_t sum = 0;
+        for (int i = 0; i < 32; ++i) sum += q8[g * D + 32 * b + i];
+        q8d[g * nb + b] = d * scale;
+        q8c[g * nb + b] = -128 * sum;
+      }
+    } else if (sh.int8_keys) {
       rounded_query(qr, D, scale, &qbuf[g * D]);
     } else {
       for (int64_t i = 0; i < D; ++i) qbuf[g * D + i] = qr[i] * scale;
@@ -184,8 +204,13 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     const BlockPrefetch pf(kv, sh, hk, idx, n, sb, s1);
     // Scores sc[g][j] of the visible keys.
     for (int j = 0; j < n; ++j) rows[j] = kv.k.row(idx[j], hk);  // every key type read in place
-    kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, row_type(kv.k.dtype), sc.data(),
-                static_cast<int>(kKeyBlock), pf.values);
+    if (int8_dots) {
+      kn.attn_dot_q8(QHeads8{q8.data(), q8d.data(), q8c.data()}, static_cast<int>(G), D, rows, n, sc.data(),
+                     static_cast<int>(kKeyBlock), pf.values);
+    } else {
+      kn.attn_dot(qbuf.data(), static_cast<int>(G), D, rows, n, row_type(kv.k.dtype), sc.data(),
+                  static_cast<int>(kKeyBlock), pf.values);
+    }
     // Online softmax: raise each head's running max, rescale its sums, exponentiate.
     for (int64_t g = 0; g < G; ++g) {
       float* sg = &sc[g * kKeyBlock];

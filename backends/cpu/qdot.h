@@ -241,6 +241,17 @@ struct QLanes8 {
 using AttnDotLanesQ8Fn = void (*)(const QLanes8& q, int R, int64_t D, const void* const* k, int n, float* s,
                                   const AttnPrefetch& pf);
 
+// The head-major counterpart (attn_dot's layout: s[g·lds + j]) for G rounded query heads, with
+// the per-block integer sums of attn_dot_lanes_q8 (their f32 sum in an order of the kernel's):
+//   attn_dot_q8: s[g·lds + j] = Σ_b float(Σ_{i in b} q[g][i]·k_j[i]) · (d[g][b]·dk_j[b])
+struct QHeads8 {
+  const int8_t* q;   // [G][D]: head g's rounded elements
+  const float* d;    // [G][D/32]: block scales times the op's scale
+  const int32_t* c;  // [G][D/32]: −128·Σ q over the block (as in QLanes8)
+};
+using AttnDotQ8Fn = void (*)(const QHeads8& q, int G, int64_t D, const void* const* k, int n, float* s, int lds,
+                             const AttnPrefetch& pf);
+
 // Element-wise activations over n values (out may alias the inputs), tanh to within a few ulp
 // (the scalar path calls std::tanh):
 //   geglu:   out[i] = gelu_tanh(g[i]) · u[i], gelu_tanh(z) = 0.5 z (1 + tanh(√(2/π)(z + 0.044715 z³)))
@@ -265,6 +276,7 @@ struct Kernels {
   AttnSoftmaxLanesFn attn_softmax_lanes = nullptr;
   AttnAxpyLanesFn attn_axpy_lanes = nullptr;
   AttnDotLanesQ8Fn attn_dot_lanes_q8 = nullptr;
+  AttnDotQ8Fn attn_dot_q8 = nullptr;  // AVX-512 VNNI only, like attn_dot_lanes_q8
   // attn_axpy_lanes over q8_0 value rows with each weight s[j·R + r]·dv_j (dv_j: the value block's
   // scale) rounded to bf16 and two keys per vdpbf16ps (AVX-512 BF16 CPUs only; null elsewhere).
   // The int8 path's value sum (cpu_attention.cpp): relative error ≤ 2^-8 per weight (bf16's unit

@@ -295,6 +295,11 @@ TEST_CASE("op: attention with Dv != D and a longer cache") {
   // of 8 (added one by one).
   check_attention({1, 50, 4, 2, 20, 12, DType::kF16, 0, false, 0.21f, 609});
   check_attention({1, 90, 6, 2, 13, 29, DType::kF32, 0, false, 0.19f, 610});
+  // Their int8 scores over a q8_0 K (two blocks per vector): an odd block count (a lone last
+  // block in the low half), head groups of 3 (tiles of 2 and 1) and 5 (4 and 1), a single block.
+  check_attention({1, 70, 6, 2, 96, 160, DType::kQ8_0, 0, false, 0.11f, 615});
+  check_attention({1, 45, 5, 1, 160, 64, DType::kQ8_0, 20, false, 0.16f, 616});
+  check_attention({2, 39, 4, 4, 32, 32, DType::kQ8_0, 16, true, 0.23f, 617});
   // Lane-major row groups padded with zero query rows to a multiple of 16: R = 8 (a 4-row verify
   // step on 2 heads per KV head), 24 and 56 (the 32-, 16-row tiles and the padded tail), with dims
   // past the tiles' multiples.
