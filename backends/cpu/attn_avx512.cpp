@@ -51,11 +51,7 @@ inline __m512 load_v(const void* p, int64_t i0, __mmask16 m) {
 template <int GT, int JT, KvRow VT>
 void attn_dot_tile(const float* q, int64_t D, const void* const* k, float* s, int lds, RowPrefetcher& pf) {
   __m512 acc[GT][JT];
-  #pragma GCC unroll 8
-  for (int g = 0; g < GT; ++g) {
-    #pragma GCC unroll 8
-    for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_setzero_ps();
-  }
+  zero_tile(acc);
   for (int64_t i = 0; i < D; i += 16) {
     const __mmask16 m = head_mask(D, i);
     __m512 kv[JT];
@@ -202,11 +198,7 @@ inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const*
   __m512 acc[JT][RT];
   alignas(64) float st[2][JT][16];
   float(*cur)[16] = st[0];
-#pragma GCC unroll 16
-  for (int jt = 0; jt < JT; ++jt) {
-#pragma GCC unroll 4
-    for (int rt = 0; rt < RT; ++rt) acc[jt][rt] = _mm512_setzero_ps();
-  }
+  zero_tile(acc);
   auto step = [&](const float* q0, int ii) {
     __m512 q[RT];
 #pragma GCC unroll 4
@@ -368,11 +360,7 @@ void attn_axpy_lanes(float* acc, int R, int64_t D, const float* f, const float* 
 template <int JT, int RT>
 inline void dot_lanes_q8_tile(const QLanes8& q, int R, int64_t nb, const void* const* k, float* s, RowPrefetcher& pf) {
   __m512 acc[JT][RT];
-#pragma GCC unroll 8
-  for (int jt = 0; jt < JT; ++jt) {
-#pragma GCC unroll 4
-    for (int rt = 0; rt < RT; ++rt) acc[jt][rt] = _mm512_setzero_ps();
-  }
+  zero_tile(acc);
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   for (int64_t b = 0; b < nb; ++b) {
     const int8_t* kq[JT];
@@ -472,11 +460,7 @@ template <int GT, int JT>
 void dot_q8_tile(const QHeads8& q, int64_t D, const void* const* k, float* s, int lds, RowPrefetcher& pf) {
   const int64_t nb = D / kQK8_0;
   __m512 acc[GT][JT];
-  #pragma GCC unroll 4
-  for (int g = 0; g < GT; ++g) {
-    #pragma GCC unroll 8
-    for (int j = 0; j < JT; ++j) acc[g][j] = _mm512_setzero_ps();
-  }
+  zero_tile(acc);
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   for (int64_t b = 0; b < nb; b += 2) {
     const bool two = b + 1 < nb;  // else block b alone, in the low half (the query's high half is zero)

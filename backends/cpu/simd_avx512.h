@@ -46,6 +46,16 @@ inline __m512 exp512(__m512 x) {
 // The IT x RT accumulator tile of a lane-major value sum, acc[it·R + 16·rt .. + 16) (16 query
 // rows per vector), loaded and rescaled by the rows' factors f[16·rt ..] (the online softmax's
 // exp(m − m')), and stored back.
+// a[i][r] = 0 for a tile of accumulators.
+template <int IT, int RT>
+inline void zero_tile(__m512 (&a)[IT][RT]) {
+#pragma GCC unroll 16
+  for (int i = 0; i < IT; ++i) {
+#pragma GCC unroll 4
+    for (int r = 0; r < RT; ++r) a[i][r] = _mm512_setzero_ps();
+  }
+}
+
 template <int IT, int RT>
 inline void load_rescaled(__m512 (&a)[IT][RT], const float* acc, int R, const float* f) {
   __m512 fv[RT];
