@@ -5,8 +5,8 @@
 // error ≤ 2^-8, about the values' own q8_0 rounding: ≤ 2^-8 of their block's largest); every
 // product is accumulated in f32.
 //  1. weights: the value rows' block scales dv are read into an f32 table first (q8_scales);
-//     then for each pair of keys q = (2q, 2q + 1) and value block b, the
-//     R rows' weight pairs (p_2q·dv_2q,b, p_2q+1·dv_2q+1,b) as bf16 dwords, in a per-thread scratch;
+//     then for each pair of keys q = (2q, 2q + 1) and value block b, the R rows' weight pairs
+//     (p_2q·dv_2q,b, p_2q+1·dv_2q+1,b) as bf16 dwords, in a per-thread scratch;
 //  2. per tile of IT dims (inside one block) and RT vectors of 16 rows, in IT·RT registers
 //     across the keys: per pair the IT value pairs (v_2q[i], v_2q+1[i]) are staged as bf16
 //     dwords and each is broadcast into one vdpbf16ps per vector of rows: half the f32 path's

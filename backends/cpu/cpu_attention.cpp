@@ -103,14 +103,28 @@ KvRow row_type(DType t) {
   return t == DType::kQ8_0 ? KvRow::kQ8_0 : t == DType::kF16 ? KvRow::kF16 : KvRow::kF32;
 }
 
+// Query block x (32 values) rounded like an int8 activation for integer scores: its int8s into
+// qi; returned, its scale times the op's scale and −128·Σq (QLanes8's and QHeads8's offset for
+// the keys' bytes read as unsigned).
+struct QBlock8 {
+  float d;
+  int32_t c;
+};
+QBlock8 quantize_query_block(const float* x, float scale, int8_t* qi) {
+  float d;
+  quantize_block32(x, qi, &d);
+  int32_t sum = 0;
+  for (int i = 0; i < 32; ++i) sum += qi[i];
+  return {d * scale, -128 * sum};
+}
+
 // Query row qr (D elements) rounded per 32-block like an int8 activation, then dequantized and
 // scaled: the values the int8 scores multiply the keys by.
 void rounded_query(const float* qr, int64_t D, float scale, float* out) {
   for (int64_t b = 0; b < D; b += 32) {
     int8_t qi[32];
-    float d;
-    quantize_block32(qr + b, qi, &d);
-    for (int i = 0; i < 32; ++i) out[b + i] = static_cast<float>(qi[i]) * (d * scale);
+    const float d = quantize_query_block(qr + b, scale, qi).d;
+    for (int i = 0; i < 32; ++i) out[b + i] = static_cast<float>(qi[i]) * d;
   }
 }
 
@@ -180,12 +194,9 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     const float* qr = f32_row(q, t * sh.Hq + hk * G + g);
     if (int8_dots) {
       for (int64_t b = 0; b < nb; ++b) {
-        float d;
-        quantize_block32(qr + 32 * b, &q8[g * D + 32 * b], &d);
-        int32_t sum = 0;
-        for (int i = 0; i < 32; ++i) sum += q8[g * D + 32 * b + i];
-        q8d[g * nb + b] = d * scale;
-        q8c[g * nb + b] = -128 * sum;
+        const QBlock8 qb = quantize_query_block(qr + 32 * b, scale, &q8[g * D + 32 * b]);
+        q8d[g * nb + b] = qb.d;
+        q8c[g * nb + b] = qb.c;
       }
     } else if (sh.int8_keys) {
       rounded_query(qr, D, scale, &qbuf[g * D]);
@@ -276,15 +287,10 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     }
     for (int64_t b = 0; b < nb; ++b) {
       int8_t qi[32];
-      float d;
-      quantize_block32(qr + 32 * b, qi, &d);
-      int32_t sum = 0;
-      for (int i = 0; i < 32; ++i) {
-        q8[((b * 8 + i / 4) * Rp + r) * 4 + i % 4] = qi[i];
-        sum += qi[i];
-      }
-      q8d[b * Rp + r] = d * scale;
-      q8c[b * Rp + r] = -128 * sum;
+      const QBlock8 qb = quantize_query_block(qr + 32 * b, scale, qi);
+      for (int i = 0; i < 32; ++i) q8[((b * 8 + i / 4) * Rp + r) * 4 + i % 4] = qi[i];
+      q8d[b * Rp + r] = qb.d;
+      q8c[b * Rp + r] = qb.c;
     }
   }
   const QLanes8 ql{q8.data(), q8d.data(), q8c.data()};
