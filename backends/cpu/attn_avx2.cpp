@@ -184,7 +184,7 @@ inline void stage_kv(const void* p, bool f16, int64_t i, int64_t D, float* dst) 
   }
 }
 
-// stage_kv for a value row of any KvRow type.
+// stage_kv for a key or value row of any KvRow type.
 inline void stage_v(const void* p, KvRow t, int64_t i, int64_t D, float* dst) {
   if (t != KvRow::kQ8_0) return stage_kv(p, t == KvRow::kF16, i, D, dst);
   if (D - i >= 8 && i % 32 <= 24) return _mm256_store_ps(dst, load_row8(p, t, i));  // inside one block
@@ -197,7 +197,7 @@ constexpr int kVecs = kAttnLanes / 8;  // vectors per 16 query rows
 // elements are staged as f32 (double-buffered, so broadcasts never wait on store forwarding),
 // the two query vectors of a dim loaded once per JT keys and each staged element broadcast once.
 template <int JT>
-void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16, float* s,
+void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, KvRow kt, float* s,
                     RowPrefetcher& pf) {
   __m256 acc[JT][kVecs];
   alignas(32) float st[2][JT][8];
@@ -215,7 +215,7 @@ void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, boo
   };
   auto stage = [&](int64_t i0) {
 #pragma GCC unroll 8
-    for (int jt = 0; jt < JT; ++jt) stage_kv(k[jt], f16, i0, D, st[(i0 / 8) & 1][jt]);
+    for (int jt = 0; jt < JT; ++jt) stage_v(k[jt], kt, i0, D, st[(i0 / 8) & 1][jt]);
     pf.step();
   };
   stage(0);
@@ -241,15 +241,15 @@ void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, boo
 // and a broadcast fill 15 of the 16 registers.
 constexpr int kTile = 6;
 
-void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s,
+void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, KvRow kt, int n, float* s,
                     const AttnPrefetch& prefetch) {
   // pf.step() runs once per 8 dims of a tile; the first 16 rows' tile count sets the pace.
   RowPrefetcher pf(prefetch, (n + kTile - 1) / kTile * ((D + 7) / 8));
   for (int r = 0; r < R; r += kAttnLanes) {
     int j = 0;
-    for (; j + kTile <= n; j += kTile) dot_lanes_tile<kTile>(qt + r, R, D, k + j, f16, s + j * R + r, pf);
-    for (; j + 2 <= n; j += 2) dot_lanes_tile<2>(qt + r, R, D, k + j, f16, s + j * R + r, pf);
-    for (; j < n; ++j) dot_lanes_tile<1>(qt + r, R, D, k + j, f16, s + j * R + r, pf);
+    for (; j + kTile <= n; j += kTile) dot_lanes_tile<kTile>(qt + r, R, D, k + j, kt, s + j * R + r, pf);
+    for (; j + 2 <= n; j += 2) dot_lanes_tile<2>(qt + r, R, D, k + j, kt, s + j * R + r, pf);
+    for (; j < n; ++j) dot_lanes_tile<1>(qt + r, R, D, k + j, kt, s + j * R + r, pf);
   }
   pf.finish();
 }

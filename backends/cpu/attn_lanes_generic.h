@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
+#include "core/quant.h"
 #include "cpu/qdot.h"
 
 namespace gemma12b::cpu {
@@ -29,14 +31,15 @@ inline float vrow(const void* row, KvRow t, int64_t i) {
   return t == KvRow::kQ8_0 ? q8_0_at(row, i) : kv<H2F>(row, t == KvRow::kF16, i);
 }
 
-// Scores of JT keys against the 16 lanes at qt (row stride R), accumulated over the D dims.
+// Scores of JT keys (rows of type kt) against the 16 lanes at qt (row stride R), accumulated over
+// the D dims.
 template <float (*H2F)(uint16_t), int JT>
-void dot_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16, float* s) {
+void dot_tile(const float* qt, int R, int64_t D, const void* const* k, KvRow kt, float* s) {
   float acc[JT][kL] = {};
   for (int64_t i = 0; i < D; ++i) {
     const float* q = qt + i * R;
     for (int jt = 0; jt < JT; ++jt) {
-      const float b = kv<H2F>(k[jt], f16, i);
+      const float b = vrow<H2F>(k[jt], kt, i);
       for (int l = 0; l < kL; ++l) acc[jt][l] += b * q[l];
     }
   }
@@ -46,13 +49,26 @@ void dot_tile(const float* qt, int R, int64_t D, const void* const* k, bool f16,
 }
 
 template <float (*H2F)(uint16_t)>
-void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s,
+void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, KvRow kt, int n, float* s,
                     const AttnPrefetch& prefetch) {
+  if (kt == KvRow::kQ8_0) {
+    // Decoding a q8_0 element where it is used (block index, scale conversion) costs more than
+    // the multiply-add in plain C++: the block's key rows are dequantized once instead.
+    thread_local std::vector<float> buf;
+    thread_local std::vector<const void*> rows;
+    buf.resize(static_cast<size_t>(n * D));
+    rows.resize(n);
+    for (int j = 0; j < n; ++j) {
+      dequantize_row(DType::kQ8_0, k[j], &buf[j * D], D);
+      rows[j] = &buf[j * D];
+    }
+    return attn_dot_lanes<H2F>(qt, R, D, rows.data(), KvRow::kF32, n, s, prefetch);
+  }
   RowPrefetcher pf(prefetch, (n + 3) / 4);  // a step per tile of the first 16 lanes
   for (int r0 = 0; r0 < R; r0 += kL) {
     int j = 0;
-    for (; j + 4 <= n; j += 4, pf.step()) dot_tile<H2F, 4>(qt + r0, R, D, k + j, f16, s + j * R + r0);
-    for (; j < n; ++j) dot_tile<H2F, 1>(qt + r0, R, D, k + j, f16, s + j * R + r0);
+    for (; j + 4 <= n; j += 4, pf.step()) dot_tile<H2F, 4>(qt + r0, R, D, k + j, kt, s + j * R + r0);
+    for (; j < n; ++j) dot_tile<H2F, 1>(qt + r0, R, D, k + j, kt, s + j * R + r0);
   }
   pf.finish();
 }

@@ -57,24 +57,7 @@ struct KvRows {
       : base(kv.host_data()), slot_stride(kv.stride[0]), head_stride(kv.stride[1]), bytes(kv.row_bytes()),
         len(kv.row_len()), dtype(kv.dtype) {}
   const uint8_t* row(int64_t slot, int64_t hk) const { return base + slot * slot_stride + hk * head_stride; }
-  bool f16() const { return dtype == DType::kF16; }
 };
-
-// rows[j] = KV head hk's row of slot idx[j] (f32 or f16 rows in place, q8_0 rows dequantized
-// into tmp), for attn_dot_lanes (q8_0 keys without integer scores: on an exact device, or an
-// ISA without vpdpbusd; every other kernel reads q8_0 rows in place).
-void gather_rows(const KvRows& kv, const int32_t* idx, int n, int64_t hk, std::vector<float>& tmp, const void** rows) {
-  const bool direct = kv.dtype == DType::kF32 || kv.dtype == DType::kF16;
-  if (!direct && tmp.size() < static_cast<size_t>(n * kv.len)) tmp.resize(n * kv.len);
-  for (int j = 0; j < n; ++j) {
-    if (direct) {
-      rows[j] = kv.row(idx[j], hk);
-    } else {
-      dequantize_row(kv.dtype, kv.row(idx[j], hk), &tmp[j * kv.len], kv.len);
-      rows[j] = &tmp[j * kv.len];
-    }
-  }
-}
 
 // The stored rows (quantized ones as they are) of the n slots idx of KV head hk, for AttnPrefetch.
 AttnPrefetch stored_rows(const KvRows& kv, const int32_t* idx, int n, int64_t hk, const void** rows) {
@@ -253,7 +236,7 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
   // scored in f32 (the same values; the kernels that would replace these FMAs without vpdpbusd
   // take as many instructions).
   const bool int8_dots = sh.int8_keys && kn.attn_dot_lanes_q8 != nullptr;
-  thread_local std::vector<float> qt, sc, kt, acc, mlf;
+  thread_local std::vector<float> qt, sc, acc, mlf;
   if (!int8_dots) qt.assign(D * Rp, 0.0f);
   sc.resize(kKeyBlock * Rp);
   acc.assign(Dv * Rp, 0.0f);
@@ -312,12 +295,11 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     }
     if (n == 0) continue;
     const BlockPrefetch pf(kv, sh, hk, idx, n, sb, s1);
+    for (int j = 0; j < n; ++j) rows[j] = kv.k.row(idx[j], hk);  // every key type read in place
     if (int8_dots) {
-      for (int j = 0; j < n; ++j) rows[j] = kv.k.row(idx[j], hk);
       kn.attn_dot_lanes_q8(ql, iRp, D, rows, n, sc.data(), pf.values);
     } else {
-      gather_rows(kv.k, idx, n, hk, kt, rows);
-      kn.attn_dot_lanes(qt.data(), iRp, D, rows, kv.k.f16(), n, sc.data(), pf.values);
+      kn.attn_dot_lanes(qt.data(), iRp, D, rows, row_type(kv.k.dtype), n, sc.data(), pf.values);
     }
     for (int j = 0; j < n; ++j) {
       if (seen_by[j] == all_rows) continue;

@@ -213,13 +213,13 @@ using ExpSumFn = float (*)(float* x, int64_t n, float m);
 // transposed, acc[i·R + r]; keys and values are rows k[j], v[j] as for attn_dot. A key element
 // is broadcast against a vector of 16 query rows, so there are no horizontal sums and the
 // softmax runs on whole vectors.
-//   attn_dot_lanes:     s[j·R + r] = Σ_i qt[i·R + r] · k[j][i]
+//   attn_dot_lanes:     s[j·R + r] = Σ_i qt[i·R + r] · k[j][i]  (k[j] f32, f16 or q8_0)
 //   attn_softmax_lanes: per lane r, the online-softmax step over the block: m' = max(m[r], max_j s);
 //                       with μ = m' (0 when m' = −inf): s = exp(s − μ) (−inf gives 0),
 //                       f[r] = exp(m[r] − μ) (0 when m[r] = −inf), l[r] = l[r]·f[r] + Σ_j s, m[r] = m'
 //   attn_axpy_lanes:    acc[i·R + r] = acc[i·R + r]·f[r] + Σ_j s[j·R + r] · v[j][i]  (v[j] f32, f16 or q8_0)
 constexpr int kAttnLanes = 16;
-using AttnDotLanesFn = void (*)(const float* qt, int R, int64_t D, const void* const* k, bool f16, int n, float* s,
+using AttnDotLanesFn = void (*)(const float* qt, int R, int64_t D, const void* const* k, KvRow kt, int n, float* s,
                                 const AttnPrefetch& pf);
 using AttnSoftmaxLanesFn = void (*)(float* s, int n, int R, float* m, float* l, float* f);
 using AttnAxpyLanesFn = void (*)(float* acc, int R, int64_t D, const float* f, const float* s, const void* const* v,
