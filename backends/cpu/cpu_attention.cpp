@@ -51,11 +51,10 @@ struct Visibility {
 struct KvRows {
   const uint8_t* base;
   size_t slot_stride, head_stride, bytes;
-  int64_t len;
   DType dtype;
   explicit KvRows(const TensorView& kv)
       : base(kv.host_data()), slot_stride(kv.stride[0]), head_stride(kv.stride[1]), bytes(kv.row_bytes()),
-        len(kv.row_len()), dtype(kv.dtype) {}
+        dtype(kv.dtype) {}
   const uint8_t* row(int64_t slot, int64_t hk) const { return base + slot * slot_stride + hk * head_stride; }
 };
 
