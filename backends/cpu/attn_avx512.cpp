@@ -44,16 +44,6 @@ inline __m512 load_v(const void* p, int64_t i0, __mmask16 m) {
   }
 }
 
-// load_v for a row type known at run time (the lane-major scores' staging, once per 16 dims).
-inline __m512 load_row(const void* p, KvRow t, int64_t i0, __mmask16 m) {
-  switch (t) {
-    case KvRow::kF32: return load_v<KvRow::kF32>(p, i0, m);
-    case KvRow::kF16: return load_v<KvRow::kF16>(p, i0, m);
-    case KvRow::kQ8_0: break;
-  }
-  return load_v<KvRow::kQ8_0>(p, i0, m);
-}
-
 // Scores of GT heads x JT keys, accumulated in GT·JT registers over D: each key chunk is loaded
 // (and converted from f16) once per GT heads, each query chunk once per JT keys. (The tile loops
 // are unrolled explicitly: left to GCC, the accumulators lived on the stack, and a sliding
@@ -202,9 +192,8 @@ float exp_sum(float* x, int64_t n, float m) {
 // Scores of JT keys x RT vectors of 16 query rows, in JT·RT registers over the D dims: per 16
 // dims the JT keys' elements are staged as f32, then each query vector is loaded once per JT
 // keys and each staged element broadcast once per RT vectors.
-template <int JT, int RT>
-inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, KvRow kt, float* s,
-                           RowPrefetcher& pf) {
+template <int JT, int RT, KvRow VT>
+inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const* k, float* s, RowPrefetcher& pf) {
   __m512 acc[JT][RT];
   alignas(64) float st[2][JT][16];
   float(*cur)[16] = st[0];
@@ -227,7 +216,7 @@ inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const*
     float(*dst)[16] = st[(i0 / 16) & 1];
     const __mmask16 m = head_mask(D, i0);
 #pragma GCC unroll 16
-    for (int jt = 0; jt < JT; ++jt) _mm512_store_ps(dst[jt], load_row(k[jt], kt, i0, m));
+    for (int jt = 0; jt < JT; ++jt) _mm512_store_ps(dst[jt], load_v<VT>(k[jt], i0, m));
     pf.step();
   };
   stage(0);
@@ -249,29 +238,38 @@ inline void dot_lanes_tile(const float* qt, int R, int64_t D, const void* const*
   }
 }
 
-template <int JT, int RT>
-void dot_lanes_keys(const float* qt, int R, int64_t D, const void* const* k, KvRow kt, int n, float* s,
-                    RowPrefetcher& pf) {
+template <int JT, int RT, KvRow VT>
+void dot_lanes_keys(const float* qt, int R, int64_t D, const void* const* k, int n, float* s, RowPrefetcher& pf) {
   int j = 0;
-  for (; j + JT <= n; j += JT) dot_lanes_tile<JT, RT>(qt, R, D, k + j, kt, s + j * R, pf);
-  for (; j + 4 <= n; j += 4) dot_lanes_tile<4, RT>(qt, R, D, k + j, kt, s + j * R, pf);
-  for (; j < n; ++j) dot_lanes_tile<1, RT>(qt, R, D, k + j, kt, s + j * R, pf);
+  for (; j + JT <= n; j += JT) dot_lanes_tile<JT, RT, VT>(qt, R, D, k + j, s + j * R, pf);
+  for (; j + 4 <= n; j += 4) dot_lanes_tile<4, RT, VT>(qt, R, D, k + j, s + j * R, pf);
+  for (; j < n; ++j) dot_lanes_tile<1, RT, VT>(qt, R, D, k + j, s + j * R, pf);
 }
 
 // Keys per score tile (dims per accumulator tile) of a group of R = 64, 32 or 16 query rows:
 // tile x R/16 registers.
 constexpr int lane_tile(int R) { return R >= 64 ? 6 : R >= 32 ? 8 : 16; }
 
-void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, KvRow kt, int n, float* s,
+template <KvRow VT>
+void dot_lanes_rows(const float* qt, int R, int64_t D, const void* const* k, int n, float* s,
                     const AttnPrefetch& prefetch) {
   // pf.step() runs once per 16 dims of a tile; the first row group's tile count sets the pace.
   const int jt = lane_tile(R);
   RowPrefetcher pf(prefetch, (n + jt - 1) / jt * ((D + 15) / 16));
   int r = 0;
-  for (; r + 64 <= R; r += 64) dot_lanes_keys<lane_tile(64), 4>(qt + r, R, D, k, kt, n, s + r, pf);
-  for (; r + 32 <= R; r += 32) dot_lanes_keys<lane_tile(32), 2>(qt + r, R, D, k, kt, n, s + r, pf);
-  for (; r < R; r += 16) dot_lanes_keys<lane_tile(16), 1>(qt + r, R, D, k, kt, n, s + r, pf);
+  for (; r + 64 <= R; r += 64) dot_lanes_keys<lane_tile(64), 4, VT>(qt + r, R, D, k, n, s + r, pf);
+  for (; r + 32 <= R; r += 32) dot_lanes_keys<lane_tile(32), 2, VT>(qt + r, R, D, k, n, s + r, pf);
+  for (; r < R; r += 16) dot_lanes_keys<lane_tile(16), 1, VT>(qt + r, R, D, k, n, s + r, pf);
   pf.finish();
+}
+
+void attn_dot_lanes(const float* qt, int R, int64_t D, const void* const* k, KvRow kt, int n, float* s,
+                    const AttnPrefetch& prefetch) {
+  switch (kt) {
+    case KvRow::kF32: return dot_lanes_rows<KvRow::kF32>(qt, R, D, k, n, s, prefetch);
+    case KvRow::kF16: return dot_lanes_rows<KvRow::kF16>(qt, R, D, k, n, s, prefetch);
+    case KvRow::kQ8_0: return dot_lanes_rows<KvRow::kQ8_0>(qt, R, D, k, n, s, prefetch);
+  }
 }
 
 void attn_softmax_lanes(float* s, int n, int R, float* m, float* l, float* f) {

@@ -56,11 +56,15 @@ struct KvRows {
       : base(kv.host_data()), slot_stride(kv.stride[0]), head_stride(kv.stride[1]), bytes(kv.row_bytes()),
         dtype(kv.dtype) {}
   const uint8_t* row(int64_t slot, int64_t hk) const { return base + slot * slot_stride + hk * head_stride; }
+  // out[j] = KV head hk's row of slot idx[j], for j < n (the kernels' row arguments, read in place).
+  void rows(const int32_t* idx, int n, int64_t hk, const void** out) const {
+    for (int j = 0; j < n; ++j) out[j] = row(idx[j], hk);
+  }
 };
 
 // The stored rows (quantized ones as they are) of the n slots idx of KV head hk, for AttnPrefetch.
 AttnPrefetch stored_rows(const KvRows& kv, const int32_t* idx, int n, int64_t hk, const void** rows) {
-  for (int j = 0; j < n; ++j) rows[j] = kv.row(idx[j], hk);
+  kv.rows(idx, n, hk, rows);
   return {rows, n, static_cast<int64_t>(kv.bytes)};
 }
 
@@ -196,7 +200,7 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     if (n == 0) continue;
     const BlockPrefetch pf(kv, sh, hk, idx, n, sb, s1);
     // Scores sc[g][j] of the visible keys.
-    for (int j = 0; j < n; ++j) rows[j] = kv.k.row(idx[j], hk);  // every key type read in place
+    kv.k.rows(idx, n, hk, rows);
     if (int8_dots) {
       kn.attn_dot_q8(QHeads8{q8.data(), q8d.data(), q8c.data()}, static_cast<int>(G), D, rows, n, sc.data(),
                      static_cast<int>(kKeyBlock), pf.values);
@@ -217,7 +221,7 @@ void head_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
       }
       l[g] += kn.exp_sum(sg, n, mx);
     }
-    for (int j = 0; j < n; ++j) rows[j] = kv.v.row(idx[j], hk);
+    kv.v.rows(idx, n, hk, rows);
     kn.attn_axpy(acc.data(), static_cast<int>(G), Dv, sc.data(), static_cast<int>(kKeyBlock), rows, n,
                  row_type(kv.v.dtype), pf.keys);
   }
@@ -294,7 +298,7 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
     }
     if (n == 0) continue;
     const BlockPrefetch pf(kv, sh, hk, idx, n, sb, s1);
-    for (int j = 0; j < n; ++j) rows[j] = kv.k.row(idx[j], hk);  // every key type read in place
+    kv.k.rows(idx, n, hk, rows);
     if (int8_dots) {
       kn.attn_dot_lanes_q8(ql, iRp, D, rows, n, sc.data(), pf.values);
     } else {
@@ -307,7 +311,7 @@ void lane_item(const Op& op, const Kv& kv, const Shape& sh, const Visibility& vi
       }
     }
     kn.attn_softmax_lanes(sc.data(), n, iRp, m, l, f);
-    for (int j = 0; j < n; ++j) rows[j] = kv.v.row(idx[j], hk);  // every value type read in place
+    kv.v.rows(idx, n, hk, rows);
     const AttnAxpyLanesFn axpy = sh.bf16_weights ? kn.attn_axpy_lanes_q8_bf16 : kn.attn_axpy_lanes;
     axpy(acc.data(), iRp, Dv, f, sc.data(), rows, row_type(kv.v.dtype), n, pf.keys);
   }

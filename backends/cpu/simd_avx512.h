@@ -1,7 +1,7 @@
 // Small AVX-512 helpers shared by the AVX-512 files (qdot_avx512.cpp, attn_avx512.cpp,
-// attn_avx512bf16.cpp), which are compiled with the same -mavx512* flags (and one more). Only those files may include this header: the
-// unnamed namespace gives each its own copy, so no build of these functions can reach a caller
-// on a processor without AVX-512.
+// attn_avx512bf16.cpp), which are compiled with the same -mavx512* flags (the last one also with
+// -mavx512bf16). Only those files may include this header: the unnamed namespace gives each its
+// own copy, so no build of these functions can reach a caller on a processor without AVX-512.
 #pragma once
 
 #include <immintrin.h>
@@ -43,9 +43,6 @@ inline __m512 exp512(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// The IT x RT accumulator tile of a lane-major value sum, acc[it·R + 16·rt .. + 16) (16 query
-// rows per vector), loaded and rescaled by the rows' factors f[16·rt ..] (the online softmax's
-// exp(m − m')), and stored back.
 // a[i][r] = 0 for a tile of accumulators.
 template <int IT, int RT>
 inline void zero_tile(__m512 (&a)[IT][RT]) {
@@ -56,6 +53,9 @@ inline void zero_tile(__m512 (&a)[IT][RT]) {
   }
 }
 
+// The IT x RT accumulator tile of a lane-major value sum, acc[it·R + 16·rt .. + 16) (16 query
+// rows per vector), loaded and rescaled by the rows' factors f[16·rt ..] (the online softmax's
+// exp(m − m')), and stored back.
 template <int IT, int RT>
 inline void load_rescaled(__m512 (&a)[IT][RT], const float* acc, int R, const float* f) {
   __m512 fv[RT];
