@@ -28,10 +28,7 @@ inline __m256 load_kv8(const void* p, bool f16, int64_t i) {
 
 // Element i (q8_0: the block's scale times its int8, the product dequantize_row forms).
 inline float load_row1(const void* p, KvRow t, int64_t i) {
-  if (t == KvRow::kQ8_0) {
-    const BlockQ8_0& blk = q8_0_block(p, i / kQK8_0);
-    return _cvtsh_ss(blk.d) * static_cast<float>(blk.qs[i % kQK8_0]);
-  }
+  if (t == KvRow::kQ8_0) return q8_0_at(p, i);
   return t == KvRow::kF16 ? _cvtsh_ss(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
 }
 
